@@ -1,0 +1,5 @@
+"""HTTP routes (placeholder until implemented)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

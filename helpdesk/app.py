@@ -1,0 +1,67 @@
+"""The FastAPI application: builds engines and components in the lifespan and wires the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from helpdesk.accounts.routes import router as accounts_router
+from helpdesk.applicants.routes import router as applicants_router
+from helpdesk.clock import Clock, SystemClock
+from helpdesk.config import Settings
+from helpdesk.csrf import CSRFMiddleware
+from helpdesk.db import make_engine, make_session_factory
+from helpdesk.errors import install_error_handlers
+from helpdesk.health import router as health_router
+from helpdesk.logs import RequestIdMiddleware
+from helpdesk.org.routes import router as org_router
+from helpdesk.security import Signer
+from helpdesk.state import AppState
+from helpdesk.workorders.routes import router as workorders_router
+
+log = logging.getLogger(__name__)
+
+# Each wiring step gets the state and the exit stack (to register its shutdown) once per process.
+Wiring = Callable[[AppState, AsyncExitStack], Awaitable[None]]
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None,
+               wirings: list[Wiring] | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    signer = Signer(settings.secret_key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, echo=settings.database_echo)
+        state = AppState(settings=settings, clock=clock, engine=engine,
+                         sessions=make_session_factory(engine), signer=signer)
+        app.state.helpdesk = state
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            if settings.redis_url:
+                import redis.asyncio as aioredis
+
+                state.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+                stack.push_async_callback(state.redis.aclose)
+            for wire in wirings if wirings is not None else default_wirings():
+                await wire(state, stack)
+            log.info("helpdesk started (database=%s, redis=%s)", engine.url.get_backend_name(),
+                     "on" if state.redis is not None else "off")
+            yield
+
+    app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (health_router, accounts_router, applicants_router, org_router, workorders_router):
+        app.include_router(router)
+    return app
+
+
+def default_wirings() -> list[Wiring]:
+    """The components this process runs; filled in as they land."""
+    return []

@@ -1,0 +1,22 @@
+"""Imports every model so the metadata (and Alembic) sees all tables."""
+
+from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffSkill
+from helpdesk.applicants.models import Applicant, HandoffUse
+from helpdesk.db import Base
+from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
+from helpdesk.workorders.models import (
+    Channel,
+    ChatMessage,
+    FileAttachment,
+    Outcome,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+)
+
+__all__ = [
+    "ApiToken", "Applicant", "Base", "Channel", "ChatMessage", "Department", "FileAttachment",
+    "HandoffUse", "Holiday", "LoginFailure", "OrgUnit", "Outcome", "Role", "ServiceItem",
+    "ServiceItemUnit", "Staff", "StaffSkill", "UnitLevel", "WorkOrder", "WorkOrderEvent",
+    "WorkOrderStatus",
+]
