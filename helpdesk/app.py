@@ -7,15 +7,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from helpdesk.accounts.routes import router as accounts_router
 from helpdesk.applicants.routes import router as applicants_router
 from helpdesk.clock import Clock, SystemClock
-from helpdesk.config import Settings
+from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
 from helpdesk.health import router as health_router
+from helpdesk.journey.routes import router as journey_router
+from helpdesk.journey.wiring import wire_journey
+from helpdesk.journey.ws import router as ws_router
 from helpdesk.logs import RequestIdMiddleware
 from helpdesk.org.routes import router as org_router
 from helpdesk.security import Signer
@@ -57,11 +61,32 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     install_error_handlers(app)
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(RequestIdMiddleware)
-    for router in (health_router, accounts_router, applicants_router, org_router, workorders_router):
+    for router in (health_router, accounts_router, applicants_router, org_router, workorders_router,
+                   journey_router, ws_router):
         app.include_router(router)
+    mount_static(app)
     return app
+
+
+# Browser code: URL prefix → folder. Plain files, no build step.
+STATIC_DIRS = {
+    "/static/help": REPO_ROOT / "helpdesk" / "web" / "static",
+    "/static/i18n": REPO_ROOT / "helpdesk" / "web" / "i18n",
+    "/static/signaling": REPO_ROOT / "signaling" / "helpdesk_signaling" / "static",
+    "/static/kb": REPO_ROOT / "knowledgebase" / "helpdesk_kb" / "static",
+    "/static/inspection": REPO_ROOT / "remote-inspection" / "helpdesk_inspection" / "static",
+}
+
+
+def mount_static(app: FastAPI) -> None:
+    for prefix, folder in STATIC_DIRS.items():
+        if folder.is_dir():
+            app.mount(prefix, StaticFiles(directory=folder), name=prefix.strip("/").replace("/", "-"))
+    console = REPO_ROOT / "agent-console"
+    if console.is_dir():
+        app.mount("/console", StaticFiles(directory=console, html=True), name="console")
 
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return []
+    return [wire_journey]

@@ -68,7 +68,6 @@ class WorkOrder(Base):
     rating_comment: Mapped[str | None] = mapped_column(Text)
     fallback_level: Mapped[int] = mapped_column(Integer, default=0)
     offers_declined: Mapped[int] = mapped_column(Integer, default=0)
-    drops: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     ended_reason: Mapped[str | None] = mapped_column(String(64))
     callback_phone: Mapped[str | None] = mapped_column(String(32))
     callback_at: Mapped[str | None] = mapped_column(String(64))

@@ -1,5 +1,81 @@
-"""HTTP routes (placeholder until implemented)."""
+"""Staff routes of work orders: lists within the caller's scope, the full record, wrap-up."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from helpdesk.deps import ClockDep, CurrentStaff, SessionDep
+from helpdesk.errors import Forbidden
+from helpdesk.journey.schemas import WrapUpIn
+from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.workorders import repository as repo
+from helpdesk.workorders import service
+from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+
+router = APIRouter(tags=["workorders"])
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def summary(wo: WorkOrder) -> dict[str, Any]:
+    return {
+        "id": wo.id, "number": wo.number, "status": wo.status.value, "channel": wo.channel.value,
+        "item_id": wo.item_id, "unit_id": wo.unit_id, "handled_unit_id": wo.handled_unit_id,
+        "agent_id": wo.agent_id, "owner_id": wo.owner_id, "applicant_id": wo.applicant_id,
+        "priority": wo.priority, "handoff": wo.handoff,
+        "queued_at": iso(wo.queued_at), "offered_at": iso(wo.offered_at), "answered_at": iso(wo.answered_at),
+        "ended_at": iso(wo.ended_at), "abandoned_at": iso(wo.abandoned_at),
+        "wait_s": wo.wait_s, "talk_s": wo.talk_s, "outcome": wo.outcome.value if wo.outcome else None,
+        "notes": wo.notes, "rating": wo.rating, "rating_comment": wo.rating_comment,
+        "fallback_level": wo.fallback_level, "offers_declined": wo.offers_declined,
+        "ended_reason": wo.ended_reason, "callback_phone": wo.callback_phone, "callback_at": wo.callback_at,
+        "due_at": iso(wo.due_at), "created_at": iso(wo.created_at), "updated_at": iso(wo.updated_at),
+    }
+
+
+@router.get("/api/workorders")
+async def list_work_orders(staff: CurrentStaff, session: SessionDep, mine: bool = False,
+                           status: WorkOrderStatus | None = None, since: datetime | None = None,
+                           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+    rows = await repo.list_visible(session, staff, mine=mine, status=status, since=since, limit=limit,
+                                   offset=offset)
+    items = {i.id: i.name for i in (await session.scalars(
+        ServiceItem.__table__.select().where(ServiceItem.id.in_({r.item_id for r in rows})))).all()} if rows else {}
+    return [summary(r) | {"item_name": items.get(r.item_id)} for r in rows]
+
+
+@router.get("/api/workorders/{work_order_id}")
+async def get_work_order(work_order_id: str, staff: CurrentStaff, session: SessionDep) -> dict[str, Any]:
+    wo = await repo.get_visible(session, staff, work_order_id)
+    events, chat, files = await repo.timeline(session, wo.id)
+    item = await session.get(ServiceItem, wo.item_id)
+    unit = await session.get(OrgUnit, wo.unit_id)
+    drops = [{"member": e.actor, "kind": e.kind.removeprefix("peer_"), "at": iso(e.at)}
+             for e in events if e.kind.startswith("peer_")]
+    return summary(wo) | {
+        "drops": drops,
+        "item": {"code": item.code, "name": item.name} if item else None,
+        "unit": {"id": unit.id, "name": unit.name} if unit else None,
+        "events": [{"at": iso(e.at), "kind": e.kind, "actor": e.actor, "data": e.data} for e in events],
+        "chat": [{"id": c.id, "at": iso(c.at), "sender_kind": c.sender_kind, "sender_id": c.sender_id,
+                  "text": c.text} for c in chat],
+        "files": [{"id": f.id, "name": f.filename, "content_type": f.content_type, "size": f.size,
+                   "sha256": f.sha256, "source": f.source, "url": f"/api/files/{f.id}",
+                   "uploader_kind": f.uploader_kind, "created_at": iso(f.created_at)} for f in files],
+    }
+
+
+@router.post("/api/workorders/{work_order_id}/wrapup")
+async def wrap_up(work_order_id: str, body: WrapUpIn, staff: CurrentStaff, session: SessionDep,
+                  clock: ClockDep) -> dict[str, Any]:
+    wo = await repo.get_visible(session, staff, work_order_id)
+    if wo.agent_id != staff.id:
+        raise Forbidden("only the agent who took the call wraps it up")
+    await service.wrap_up(session, wo, outcome=body.outcome, notes=body.notes, staff_id=staff.id, now=clock.now())
+    await session.commit()
+    return summary(wo)

@@ -1,0 +1,56 @@
+"""What the agent sees when an offer rings, and what each side learns when a room opens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk.accounts.models import Staff
+from helpdesk.applicants.models import Applicant
+from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.workorders.models import WorkOrder
+
+HISTORY_LIMIT = 5
+
+
+async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, fallback_level: int) -> dict[str, Any]:
+    item = await session.get(ServiceItem, wo.item_id)
+    unit = await session.get(OrgUnit, wo.unit_id)
+    applicant = await session.get(Applicant, wo.applicant_id)
+    rows = await session.execute(
+        select(WorkOrder.number, ServiceItem.name, WorkOrder.outcome, WorkOrder.status, WorkOrder.ended_at,
+               WorkOrder.notes)
+        .join(ServiceItem, ServiceItem.id == WorkOrder.item_id)
+        .where(WorkOrder.applicant_id == wo.applicant_id, WorkOrder.id != wo.id)
+        .order_by(WorkOrder.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return {
+        "item": {"id": wo.item_id, "code": item.code if item else None, "name": item.name if item else None,
+                 "remote_inspection": bool(item and item.remote_inspection)},
+        "unit": {"id": wo.unit_id, "name": unit.name if unit else None},
+        "applicant": {"name": applicant.name if applicant else None, "phone": applicant.phone if applicant else None},
+        "handoff": wo.handoff,
+        "priority": wo.priority,
+        "channel": wo.channel.value,
+        "number": wo.number,
+        "waited_s": round(waited_s, 1),
+        "fallback_level": fallback_level,
+        "history": [
+            {"number": r.number, "item": r.name, "outcome": r.outcome.value if r.outcome else r.status.value,
+             "ended_at": r.ended_at.isoformat() if r.ended_at else None, "notes": (r.notes or "")[:200]}
+            for r in rows
+        ],
+    }
+
+
+async def peer_names(session: AsyncSession, wo: WorkOrder) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what the applicant sees of the agent, what the agent sees of the applicant)."""
+    agent = await session.get(Staff, wo.agent_id) if wo.agent_id else None
+    applicant = await session.get(Applicant, wo.applicant_id)
+    unit = await session.get(OrgUnit, agent.unit_id) if agent else None
+    agent_side = {"role": "agent", "name": agent.display_name if agent else "", "unit": unit.name if unit else ""}
+    applicant_side = {"role": "applicant", "name": (applicant.name if applicant else None) or "申请人"}
+    return agent_side, applicant_side

@@ -1,0 +1,299 @@
+"""The journey coordinator: turns queue events into socket messages and work-order records, and
+socket messages into queue and call actions. One per process; the queue and hub hold shared state."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from helpdesk_queue import (
+    Abandoned,
+    AgentPresence,
+    AgentStateChanged,
+    Connected,
+    Offered,
+    OfferRevoked,
+    PositionsChanged,
+    QueueError,
+    QueueEvent,
+    QueueService,
+)
+from helpdesk_signaling import protocol as p
+from helpdesk_signaling.endpoint import SignalingEndpoint
+from helpdesk_signaling.errors import SignalingError
+from helpdesk_signaling.hub import Hub, Room
+from helpdesk_signaling.ice import ice_servers
+from sqlalchemy import select
+
+from helpdesk.accounts.models import Staff, StaffSkill
+from helpdesk.journey.context import offer_context, peer_names
+from helpdesk.state import AppState
+from helpdesk.workorders import service as wos
+from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+
+log = logging.getLogger(__name__)
+
+
+def applicant_member(applicant_id: str) -> str:
+    return f"a:{applicant_id}"
+
+
+def staff_member(staff_id: int) -> str:
+    return f"s:{staff_id}"
+
+
+class Journey:
+    """Ticket = applicant id (one waiting request per applicant); room id = work order id."""
+
+    def __init__(self, state: AppState, hub: Hub) -> None:
+        self.state = state
+        self.hub = hub
+        self.queue: QueueService  # set by the wiring (the queue emits into self.on_queue_event)
+        self.endpoint: SignalingEndpoint
+        self.local_agents: set[int] = set()  # agents whose socket this process holds (for heartbeats)
+        # Waiting applicants whose socket dropped: they keep their place until this deadline.
+        self.away_applicants: dict[str, float] = {}
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.state.clock.now()
+
+    def ice_for(self, member: str) -> list[dict[str, Any]]:
+        s = self.state.settings
+        return ice_servers(stun_urls=s.stun_urls, turn_urls=s.turn_urls, turn_secret=s.turn_secret,
+                           ttl_s=s.turn_ttl_s, user=member, now=self.now().timestamp())
+
+    async def send(self, member: str, message: Any) -> None:
+        await self.hub.send(member, message)
+
+    async def room_joined(self, wo: WorkOrder, member: str, resumed: bool) -> p.RoomJoined:
+        async with self.state.sessions() as session:
+            agent_side, applicant_side = await peer_names(session, wo)
+        is_applicant = member.startswith("a:")
+        return p.RoomJoined(room=wo.id, work_order=wo.id, role="applicant" if is_applicant else "agent",
+                            polite=is_applicant, peer=agent_side if is_applicant else applicant_side,
+                            ice_servers=self.ice_for(member), resumed=resumed)
+
+    # ---- queue events → messages and records --------------------------------------------------
+    async def on_queue_event(self, event: QueueEvent) -> None:
+        try:
+            await self._on_queue_event(event)
+        except Exception:  # one failed notification must not break the dispatcher for everyone
+            log.exception("queue event %s could not be handled", type(event).__name__)
+
+    async def _on_queue_event(self, event: QueueEvent) -> None:
+        now = self.now()
+        if isinstance(event, Offered):
+            async with self.state.sessions() as session:
+                wo = await session.get(WorkOrder, event.work_order_id)
+                if wo is None:
+                    return
+                await wos.mark_offered(session, wo, event.agent_id, now, event.fallback_level)
+                ctx = await offer_context(session, wo, event.waited_s, event.fallback_level)
+                await session.commit()
+            timeout = max(0.0, event.expires_at - now.timestamp())
+            await self.send(staff_member(event.agent_id), p.Offer(
+                ticket=event.ticket, work_order=event.work_order_id, expires_at=event.expires_at,
+                timeout_s=round(timeout, 1), context=ctx))
+            await self.push_status(event.ticket)
+        elif isinstance(event, OfferRevoked):
+            await self.send(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
+            if event.reason != "left":
+                async with self.state.sessions() as session:
+                    wo = await self.open_request(session, event.ticket)
+                    if wo is not None:
+                        await wos.mark_offer_revoked(session, wo, event.agent_id, event.reason, now)
+                        await session.commit()
+                await self.push_status(event.ticket)
+        elif isinstance(event, Connected):
+            await self.connect_call(event)
+        elif isinstance(event, PositionsChanged):
+            for ticket, status in (await self.queue.statuses(event.tickets)).items():
+                await self.send(applicant_member(ticket), self.status_message(status))
+        elif isinstance(event, AgentStateChanged):
+            await self.send(staff_member(event.agent_id), p.AgentState(
+                state=event.state, active_calls=event.active_calls, capacity=event.capacity,  # type: ignore[arg-type]
+                missed_offers=event.missed_offers))
+        elif isinstance(event, Abandoned):
+            async with self.state.sessions() as session:
+                wo = await session.get(WorkOrder, event.work_order_id)
+                if wo is not None:
+                    await wos.mark_abandoned(session, wo, waited_s=event.waited_s, now=now)
+                    await session.commit()
+            await self.send(applicant_member(event.ticket), p.QueueStatus(
+                ticket=event.ticket, work_order=event.work_order_id, state="abandoned"))
+
+    @staticmethod
+    def status_message(status: Any) -> p.QueueStatus:
+        return p.QueueStatus(ticket=status.ticket, work_order=status.work_order_id, state=status.state,
+                             position=status.position, expected_wait_s=status.expected_wait_s,
+                             agents_ready=status.agents_ready, fallback_level=status.fallback_level)
+
+    async def push_status(self, ticket: str) -> None:
+        status = await self.queue.status(ticket)
+        if status is not None:
+            await self.send(applicant_member(ticket), self.status_message(status))
+
+    async def open_request(self, session: Any, applicant_id: str) -> WorkOrder | None:
+        wo: WorkOrder | None = await session.scalar(
+            select(WorkOrder).where(WorkOrder.applicant_id == applicant_id,
+                                    WorkOrder.status.in_([WorkOrderStatus.queued, WorkOrderStatus.offered]))
+            .order_by(WorkOrder.created_at.desc()).limit(1))
+        return wo
+
+    async def connect_call(self, event: Connected) -> None:
+        now = self.now()
+        async with self.state.sessions() as session:
+            wo = await session.get(WorkOrder, event.work_order_id)
+            agent = await session.get(Staff, event.agent_id)
+            if wo is None or agent is None:
+                log.error("connected ticket %s has no work order or agent", event.ticket)
+                return
+            await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
+                                    fallback_level=event.fallback_level, now=now)
+            await session.commit()
+        a_member, s_member = applicant_member(wo.applicant_id), staff_member(agent.id)
+        await self.hub.open_room(wo.id, (a_member, s_member),
+                                 {"work_order": wo.id, "line": event.line, "agent_id": agent.id,
+                                  "applicant_id": wo.applicant_id, "answered_at": now.timestamp()})
+        await self.send(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
+        for member in (a_member, s_member):
+            await self.send(member, await self.room_joined(wo, member, resumed=False))
+
+    async def end_call(self, room: Room | str, *, reason: str, by: str | None) -> None:
+        """Ends a call once, whoever asks first: closes the room, stamps the work order, frees the agent."""
+        closed = await self.endpoint.end_call(room, reason, by)
+        if closed is None:
+            return
+        meta = closed.metadata
+        now = self.now()
+        async with self.state.sessions() as session:
+            wo = await session.get(WorkOrder, meta["work_order"])
+            if wo is not None:
+                if reason == "dropped" and by:
+                    await wos.record_drop(session, wo, member=by, kind="expired", now=now)
+                await wos.mark_ended(session, wo, reason=reason, by=by or "system", now=now)
+                await session.commit()
+        handle_s = now.timestamp() - float(meta.get("answered_at", now.timestamp()))
+        try:
+            await self.queue.call_ended(int(meta["agent_id"]), handle_s, str(meta["line"]))
+        except QueueError as exc:
+            log.warning("call_ended for agent %s: %s", meta["agent_id"], exc.message)
+
+    # ---- socket lifecycle ----------------------------------------------------------------------
+    async def agent_presence(self, staff: Staff) -> AgentPresence:
+        async with self.state.sessions() as session:
+            skills = (await session.scalars(select(StaffSkill).where(StaffSkill.staff_id == staff.id))).all()
+        return AgentPresence(agent_id=staff.id, unit_id=staff.unit_id, capacity=staff.capacity,
+                             item_ids={s.item_id for s in skills if s.item_id},
+                             department_ids={s.department_id for s in skills if s.department_id})
+
+    async def on_connect(self, member: str, role: str, staff: Staff | None) -> dict[str, Any]:
+        """Registers presence and tells a returning member where they were (waiting or in a room)."""
+        extra: dict[str, Any] = {}
+        if staff is not None and role == "agent":
+            current = await self.queue.store.get_agent(staff.id)
+            presence = await self.agent_presence(staff)
+            state = current.state if current is not None and current.state != "offline" else "away"
+            await self.queue.agent_online(presence, state)
+            self.local_agents.add(staff.id)
+        elif member.startswith("a:"):
+            self.away_applicants.pop(member[2:], None)
+            status = await self.queue.status(member[2:])
+            if status is not None:
+                extra["ticket"] = self.status_message(status).model_dump()
+        for room in await self.hub.rooms_of(member):
+            async with self.state.sessions() as session:
+                wo = await session.get(WorkOrder, room.id)
+                if wo is None:
+                    continue
+                if member in room.dropped:
+                    await wos.record_drop(session, wo, member=member, kind="resumed", now=self.now())
+                    await session.commit()
+            extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
+        return extra
+
+    async def on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
+        """After the socket closed: record drops; a ready agent without a call goes offline."""
+        if await self.hub.is_online(member):
+            return  # replaced by a newer socket
+        for room in await self.hub.rooms_of(member):
+            if member in room.dropped:
+                async with self.state.sessions() as session:
+                    wo = await session.get(WorkOrder, room.id)
+                    if wo is not None:
+                        await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
+                        await session.commit()
+        if member.startswith("a:") and await self.queue.status(member[2:]) is not None:
+            self.away_applicants[member[2:]] = self.now().timestamp() + self.state.settings.reconnect_grace_s
+        if staff is not None and role == "agent":
+            self.local_agents.discard(staff.id)
+            agent = await self.queue.store.get_agent(staff.id)
+            if agent is not None and agent.active_calls == 0:
+                await self.queue.agent_state(staff.id, "offline")
+
+    # ---- socket messages → actions -------------------------------------------------------------
+    async def handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
+        if isinstance(msg, p.AgentStateSet):
+            await self.queue.agent_state(int(member[2:]), msg.state)
+        elif isinstance(msg, p.OfferAccept):
+            await self.queue.accept(msg.ticket, int(member[2:]))
+        elif isinstance(msg, p.OfferDecline):
+            await self.queue.decline(msg.ticket, int(member[2:]))
+        elif isinstance(msg, p.QueueLeave):
+            if msg.ticket != member[2:]:
+                raise SignalingError("forbidden", "you can only leave your own place in the queue")
+            await self.queue.leave(msg.ticket)
+        elif isinstance(msg, p.Chat):
+            await self.post_chat(member, msg.room, msg.text)
+        elif isinstance(msg, p.Hangup):
+            room = await self.member_room(member, msg.room)
+            await self.end_call(room, reason="hangup", by=member)
+
+    async def member_room(self, member: str, room_id: str) -> Room:
+        room = await self.hub.get_room(room_id)
+        if room is None or member not in room.members:
+            raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
+        return room
+
+    async def post_chat(self, member: str, room_id: str, text: str) -> None:
+        room = await self.member_room(member, room_id)
+        now = self.now()
+        async with self.state.sessions() as session:
+            wo = await session.get(WorkOrder, room.id)
+            if wo is None:
+                raise SignalingError("not_found", "work order not found")
+            kind = "applicant" if member.startswith("a:") else "staff"
+            row = await wos.add_chat(session, wo, sender_kind=kind, sender_id=member[2:], text=text, now=now)
+            agent_side, applicant_side = await peer_names(session, wo)
+            await session.commit()
+        name = applicant_side["name"] if kind == "applicant" else agent_side["name"]
+        out = p.ChatPosted(room=room.id, id=str(row.id), from_=member, sender_name=name, text=text,
+                           at=now.isoformat())
+        for m in room.members:
+            await self.send(m, out)
+
+    async def share_file(self, room_id: str, member: str, file: dict[str, Any]) -> None:
+        room = await self.hub.get_room(room_id)
+        if room is None:
+            return
+        out = p.FileShared(room=room.id, file=file, from_=member)
+        for m in room.members:
+            await self.send(m, out)
+
+    # ---- time ----------------------------------------------------------------------------------
+    async def tick(self) -> None:
+        """Once a second: offer timeouts and fallbacks, presence heartbeats, expired drop graces."""
+        for agent_id in list(self.local_agents):
+            await self.queue.heartbeat(agent_id)
+        await self.queue.tick()
+        now = self.now().timestamp()
+        for ticket, deadline in list(self.away_applicants.items()):
+            if deadline <= now:
+                del self.away_applicants[ticket]
+                if not await self.hub.is_online(applicant_member(ticket)):
+                    await self.queue.leave(ticket)
+        for expired in await self.endpoint.sweep():
+            by = expired.dropped[0] if expired.dropped else None
+            await self.end_call(expired.room, reason="dropped", by=by)
