@@ -52,8 +52,8 @@ class Journey:
         self.queue: QueueService  # set by the wiring (the queue emits into self.on_queue_event)
         self.endpoint: SignalingEndpoint
         self.local_agents: set[int] = set()  # agents whose socket this process holds (for heartbeats)
-        # Waiting applicants whose socket dropped: they keep their place until this deadline.
-        self.away_applicants: dict[str, float] = {}
+        # Leader only: since when each waiting applicant has had no socket on any process.
+        self.offline_since: dict[str, float] = {}
 
     # ---- helpers -----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -196,10 +196,11 @@ class Journey:
             current = await self.queue.store.get_agent(staff.id)
             presence = await self.agent_presence(staff)
             state = current.state if current is not None and current.state != "offline" else "away"
-            await self.queue.agent_online(presence, state)
+            agent = await self.queue.agent_online(presence, state)
             self.local_agents.add(staff.id)
+            extra["agent"] = {"state": agent.state, "active_calls": agent.active_calls,
+                              "capacity": agent.capacity, "missed_offers": agent.missed_offers}
         elif member.startswith("a:"):
-            self.away_applicants.pop(member[2:], None)
             status = await self.queue.status(member[2:])
             if status is not None:
                 extra["ticket"] = self.status_message(status).model_dump()
@@ -225,8 +226,6 @@ class Journey:
                     if wo is not None:
                         await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
                         await session.commit()
-        if member.startswith("a:") and await self.queue.status(member[2:]) is not None:
-            self.away_applicants[member[2:]] = self.now().timestamp() + self.state.settings.reconnect_grace_s
         if staff is not None and role == "agent":
             self.local_agents.discard(staff.id)
             agent = await self.queue.store.get_agent(staff.id)
@@ -282,18 +281,33 @@ class Journey:
         for m in room.members:
             await self.send(m, out)
 
+    async def sweep_absent_applicants(self) -> None:
+        """A waiting applicant without a socket anywhere keeps their place for the grace, then leaves."""
+        now = self.now().timestamp()
+        waiting = {e.ticket for e in await self.queue.store.list_waiting()}
+        for ticket in list(self.offline_since):
+            if ticket not in waiting:
+                del self.offline_since[ticket]
+        for ticket in waiting:
+            if await self.hub.is_online(applicant_member(ticket)):
+                self.offline_since.pop(ticket, None)
+                continue
+            since = self.offline_since.setdefault(ticket, now)
+            if now - since > self.state.settings.reconnect_grace_s:
+                del self.offline_since[ticket]
+                await self.queue.leave(ticket)
+
     # ---- time ----------------------------------------------------------------------------------
-    async def tick(self) -> None:
-        """Once a second: offer timeouts and fallbacks, presence heartbeats, expired drop graces."""
+    async def heartbeat(self) -> None:
+        """Every process, every tick: its agents' sockets are alive, so their presence is."""
         for agent_id in list(self.local_agents):
             await self.queue.heartbeat(agent_id)
+
+    async def tick(self) -> None:
+        """Leader only, once a second: offer timeouts and fallbacks, presence expiry, waiting
+        applicants gone past the grace, calls whose drop grace ran out."""
         await self.queue.tick()
-        now = self.now().timestamp()
-        for ticket, deadline in list(self.away_applicants.items()):
-            if deadline <= now:
-                del self.away_applicants[ticket]
-                if not await self.hub.is_online(applicant_member(ticket)):
-                    await self.queue.leave(ticket)
+        await self.sweep_absent_applicants()
         for expired in await self.endpoint.sweep():
             by = expired.dropped[0] if expired.dropped else None
             await self.end_call(expired.room, reason="dropped", by=by)

@@ -12,6 +12,7 @@ from helpdesk_signaling.endpoint import SignalingEndpoint
 from helpdesk_signaling.hub import MemoryHub
 
 from helpdesk.journey.service import Journey
+from helpdesk.leader import LeaderLock, MemoryLeaderLock
 from helpdesk.state import AppState
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,17 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey
     if state.components.get("ticker", True):
-        task = asyncio.create_task(run_ticker(journey), name="journey-ticker")
+        task = asyncio.create_task(run_ticker(journey, MemoryLeaderLock()), name="journey-ticker")
         stack.push_async_callback(cancel, task)
 
 
-async def run_ticker(journey: Journey) -> None:
+async def run_ticker(journey: Journey, leader: LeaderLock) -> None:
     while True:
         await asyncio.sleep(TICK_S)
         try:
-            await journey.tick()
+            await journey.heartbeat()
+            if await leader.acquire():
+                await journey.tick()
         except Exception:  # the ticker must outlive one bad round; the cause is logged
             log.exception("journey tick failed")
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.db import Base, new_id
@@ -73,14 +73,30 @@ class WorkOrder(Base):
     callback_at: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Follow-up of unresolved and callback work orders (helpdesk.accountability): the owner unit,
+    # when the clock started, the stored step times the sweep acts on, and how far it has gone.
+    owner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    followup_started_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
+    red_at: Mapped[datetime | None] = mapped_column(index=True)
+    escalate_at: Mapped[datetime | None] = mapped_column(index=True)
+    overdue_at: Mapped[datetime | None]
+    flag: Mapped[str] = mapped_column(String(16), default="none", server_default="none", index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    followup_cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
 class WorkOrderEvent(Base):
-    """Append-only timeline of a work order: every status change and action, with who and from where."""
+    """Append-only timeline of a work order: every status change and action, with who and from where.
+
+    Tamper-evident: the events of one work order form a hash chain (seq 1, 2, ...; each `hash` is
+    SHA-256 over the entry and the previous hash); see helpdesk.accountability.audit."""
 
     __tablename__ = "work_order_events"
+    __table_args__ = (UniqueConstraint("work_order_id", "seq", name="uq_work_order_events_work_order_seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     work_order_id: Mapped[str] = mapped_column(ForeignKey("work_orders.id"), index=True)
@@ -88,6 +104,11 @@ class WorkOrderEvent(Base):
     kind: Mapped[str] = mapped_column(String(48))
     actor: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    origin: Mapped[str | None] = mapped_column(String(128))  # "host pid=… req=…": which process wrote it
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    hash: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 class ChatMessage(Base):

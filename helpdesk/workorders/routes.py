@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
 
 from helpdesk.deps import ClockDep, CurrentStaff, SessionDep
 from helpdesk.errors import Forbidden
@@ -44,8 +45,9 @@ async def list_work_orders(staff: CurrentStaff, session: SessionDep, mine: bool 
                            limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
     rows = await repo.list_visible(session, staff, mine=mine, status=status, since=since, limit=limit,
                                    offset=offset)
-    items = {i.id: i.name for i in (await session.scalars(
-        ServiceItem.__table__.select().where(ServiceItem.id.in_({r.item_id for r in rows})))).all()} if rows else {}
+    names = await session.execute(select(ServiceItem.id, ServiceItem.name)
+                                  .where(ServiceItem.id.in_({r.item_id for r in rows})))
+    items = {i: n for i, n in names}
     return [summary(r) | {"item_name": items.get(r.item_id)} for r in rows]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk.accountability import audit
 from helpdesk.errors import Conflict
 from helpdesk.workorders.models import (
     Channel,
@@ -40,11 +41,9 @@ def new_number(now: datetime) -> str:
 
 async def record_event(session: AsyncSession, wo: WorkOrder, kind: str, actor: str, now: datetime,
                        **data: Any) -> WorkOrderEvent:
-    event = WorkOrderEvent(work_order_id=wo.id, at=now, kind=kind, actor=actor, data=data)
-    session.add(event)
+    """Appends to the work order's hash-chained audit log (with the caller's ip and process)."""
     wo.updated_at = now
-    await session.flush()
-    return event
+    return await audit.append(session, wo, kind=kind, actor=actor, at=now, data=data)
 
 
 async def create_request(session: AsyncSession, *, applicant_id: str, item_id: int, unit_id: int,

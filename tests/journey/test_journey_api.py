@@ -25,7 +25,7 @@ async def live(settings: Settings, clock: FakeClock) -> Any:
 async def agent_ready(live: Live, b: Browser, username: str) -> None:
     await b.login(username)
     welcome = await b.connect()
-    assert welcome["role"] == "agent"
+    assert welcome["role"] == "agent" and welcome["agent"]["state"] == "away"
     await b.send({"type": "agent.state", "state": "ready"})
     await b.expect("agent.state", state="ready")
 
@@ -170,6 +170,7 @@ async def test_waiting_applicant_keeps_place_through_reconnect(live: Live, clock
         assert applicant.ws is not None
         await applicant.ws.close()
         await asyncio.sleep(0.1)
+        await live.state.components["journey"].tick()  # first seen gone
         clock.advance(5)
         await live.state.components["journey"].tick()
         welcome = await applicant.connect()
@@ -177,6 +178,7 @@ async def test_waiting_applicant_keeps_place_through_reconnect(live: Live, clock
         # Gone for longer than the grace: the place is given up and recorded as abandoned.
         await applicant.ws.close()
         await asyncio.sleep(0.1)
+        await live.state.components["journey"].tick()
         clock.advance(live.state.settings.reconnect_grace_s + 1)
         await live.state.components["journey"].tick()
         wo = (await agent.http.get("/api/workorders")).json()

@@ -1,0 +1,332 @@
+"""The typed WebSocket protocol of docs/journey-contract.md: client and server messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from helpdesk_signaling.errors import ProtocolError
+
+MAX_SDP = 32 * 1024
+
+
+def _int_to_str(v: Any) -> Any:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+Id = Annotated[str, BeforeValidator(_int_to_str), Field(min_length=1, max_length=64)]
+Member = Annotated[str, Field(min_length=1, max_length=80)]
+Role = Literal["applicant", "agent", "supervisor", "admin"]
+
+
+class Msg(BaseModel):
+    """Base of every message: unknown fields are a client mistake, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SessionDescription(Msg):
+    type: Literal["offer", "answer", "rollback"]
+    sdp: str = Field("", max_length=MAX_SDP)
+
+
+class IceCandidate(Msg):
+    candidate: str = Field(max_length=1024)
+    sdpMid: str | None = Field(None, max_length=64)  # the browser's RTCIceCandidateInit names
+    sdpMLineIndex: int | None = Field(None, ge=0, le=1024)
+    usernameFragment: str | None = Field(None, max_length=256)
+
+
+# ---- client -> server ------------------------------------------------------------------------
+
+
+class Ping(Msg):
+    type: Literal["ping"] = "ping"
+
+
+class Signal(Msg):
+    """An offer/answer/rollback or one trickled candidate (null: end of candidates)."""
+
+    type: Literal["signal"] = "signal"
+    room: Id
+    description: SessionDescription | None = None
+    candidate: IceCandidate | None = None
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> Signal:
+        has_desc, has_cand = self.description is not None, "candidate" in self.model_fields_set
+        if has_desc == has_cand:
+            raise ValueError("exactly one of description or candidate is required")
+        return self
+
+
+class Chat(Msg):
+    type: Literal["chat"] = "chat"
+    room: Id
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class Hangup(Msg):
+    type: Literal["hangup"] = "hangup"
+    room: Id
+
+
+class AgentStateSet(Msg):
+    type: Literal["agent.state"] = "agent.state"
+    state: Literal["ready", "away"]
+
+
+class OfferAccept(Msg):
+    type: Literal["offer.accept"] = "offer.accept"
+    ticket: Id
+
+
+class OfferDecline(Msg):
+    type: Literal["offer.decline"] = "offer.decline"
+    ticket: Id
+
+
+class QueueLeave(Msg):
+    type: Literal["queue.leave"] = "queue.leave"
+    ticket: Id
+
+
+class MediaState(Msg):
+    """What the sender sends; `screen_stream` is the MediaStream id of its screen share (msid)."""
+
+    type: Literal["media.state"] = "media.state"
+    room: Id
+    audio: bool
+    video: bool
+    screen: bool
+    screen_stream: str | None = Field(None, max_length=128)
+
+
+ClientMessage = Annotated[
+    Ping | Signal | Chat | Hangup | AgentStateSet | OfferAccept | OfferDecline | QueueLeave | MediaState,
+    Field(discriminator="type"),
+]
+CLIENT_MODELS: dict[str, type[Msg]] = {
+    m.model_fields["type"].default: m
+    for m in (Ping, Signal, Chat, Hangup, AgentStateSet, OfferAccept, OfferDecline, QueueLeave, MediaState)
+}
+STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
+# Which roles may send a type; absent means every role.
+ALLOWED_ROLES: dict[str, frozenset[str]] = {
+    "agent.state": STAFF_ROLES, "offer.accept": STAFF_ROLES, "offer.decline": STAFF_ROLES,
+    "queue.leave": frozenset({"applicant"}),
+}
+client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
+    """Size check, JSON, type lookup, validation; every failure is a ProtocolError with a code."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise ProtocolError("too_large", f"message is {size} bytes, the limit is {max_bytes}")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {str(exc)[:120]}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_message", "a message is one JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "`type` (a string) is required")
+    model = CLIENT_MODELS.get(kind)
+    if model is None:
+        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}", ref=kind[:64])
+    try:
+        return model.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise ProtocolError("invalid_message", describe(exc), ref=kind) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """A short, input-free summary of what was wrong (never echoes a 32 KiB SDP back)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "message"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+# ---- server -> client ------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    """Base of server messages; free-form payloads are the dict fields (peer, context, file)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class RoomJoined(Out):
+    type: Literal["room.joined"] = "room.joined"
+    room: str
+    work_order: str | None = None
+    role: Literal["applicant", "agent"]
+    polite: bool
+    peer: dict[str, Any]
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    resumed: bool = False
+
+
+class Welcome(Out):
+    type: Literal["welcome"] = "welcome"
+    member: str
+    role: Role
+    heartbeat_s: float
+    ticket: dict[str, Any] | str | None = None
+    room: RoomJoined | None = None
+    agent: AgentState | None = None  # a (re)connecting agent's presence as the queue has it
+
+
+class Pong(Out):
+    type: Literal["pong"] = "pong"
+
+
+class Error(Out):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+
+
+class QueueStatus(Out):
+    type: Literal["queue.status"] = "queue.status"
+    ticket: str
+    work_order: str | None = None
+    state: Literal["waiting", "offered", "connected", "left", "abandoned"]
+    position: int | None = None
+    expected_wait_s: float | None = None
+    agents_ready: int | None = None
+    fallback_level: int = 0
+
+
+class AgentState(Out):
+    type: Literal["agent.state"] = "agent.state"
+    state: Literal["offline", "ready", "offered", "busy", "wrap_up", "away"]
+    active_calls: int = 0
+    capacity: int = 1
+    missed_offers: int = 0
+
+
+class Offer(Out):
+    type: Literal["offer"] = "offer"
+    ticket: str
+    work_order: str | None = None
+    expires_at: float
+    timeout_s: float
+    context: dict[str, Any]
+
+
+class OfferRevoked(Out):
+    type: Literal["offer.revoked"] = "offer.revoked"
+    ticket: str
+    reason: Literal["timeout", "declined", "left", "taken"]
+
+
+class SignalRelay(Out):
+    type: Literal["signal"] = "signal"
+    room: str
+    from_: str = Field(alias="from")
+    description: SessionDescription | None = None
+    candidate: IceCandidate | None = None
+
+
+class PeerDropped(Out):
+    type: Literal["peer.dropped"] = "peer.dropped"
+    room: str
+    grace_s: float
+
+
+class PeerResumed(Out):
+    type: Literal["peer.resumed"] = "peer.resumed"
+    room: str
+
+
+class MediaStateRelay(Out):
+    type: Literal["media.state"] = "media.state"
+    room: str
+    from_: str = Field(alias="from")
+    audio: bool
+    video: bool
+    screen: bool
+    screen_stream: str | None = None
+
+
+class ChatPosted(Out):
+    type: Literal["chat"] = "chat"
+    room: str
+    id: str
+    from_: str = Field(alias="from")
+    sender_name: str
+    text: str
+    at: str
+
+
+class FileShared(Out):
+    type: Literal["file"] = "file"
+    room: str
+    file: dict[str, Any]
+    from_: str = Field(alias="from")
+
+
+class CallEnded(Out):
+    type: Literal["call.ended"] = "call.ended"
+    room: str
+    work_order: str | None = None
+    reason: str
+    by: str | None = None
+
+
+Welcome.model_rebuild()
+
+ServerMessage = Annotated[
+    Welcome | Pong | Error | QueueStatus | AgentState | Offer | OfferRevoked | RoomJoined | SignalRelay
+    | PeerDropped | PeerResumed | MediaStateRelay | ChatPosted | FileShared | CallEnded,
+    Field(discriminator="type"),
+]
+server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+SERVER_TYPES = frozenset(
+    m.model_fields["type"].default
+    for m in (Welcome, Pong, Error, QueueStatus, AgentState, Offer, OfferRevoked, RoomJoined, SignalRelay,
+              PeerDropped, PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded)
+)
+
+
+def dump(msg: BaseModel | dict[str, Any]) -> str:
+    """Serialise a server message as the wire expects: aliases (`from`), no null optionals.
+
+    A relayed `signal` keeps `candidate: null` (end of candidates); an `error` always has `ref`.
+    """
+    if isinstance(msg, dict):
+        return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+    data = msg.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(msg, SignalRelay) and msg.description is None:
+        data["candidate"] = data.get("candidate")
+    elif isinstance(msg, Error):
+        data["ref"] = msg.ref
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def relay_of(msg: Signal | MediaState, sender: str) -> SignalRelay | MediaStateRelay:
+    """The server message the peer receives for a client's signal or media.state."""
+    if isinstance(msg, Signal):
+        return SignalRelay(room=msg.room, from_=sender, description=msg.description, candidate=msg.candidate)
+    return MediaStateRelay(room=msg.room, from_=sender, audio=msg.audio, video=msg.video, screen=msg.screen,
+                           screen_stream=msg.screen_stream)
+
+
+def error(code: str, message: str, ref: str | None = None) -> Error:
+    return Error(code=code, message=message, ref=ref)
