@@ -18,6 +18,7 @@ from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
 from helpdesk.health import router as health_router
 from helpdesk.journey.routes import router as journey_router
+from helpdesk.journey.supervision import wire_supervision
 from helpdesk.journey.wiring import wire_journey
 from helpdesk.journey.ws import router as ws_router
 from helpdesk.logs import RequestIdMiddleware
@@ -89,4 +90,4 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey]
+    return [wire_journey, wire_supervision]

@@ -46,7 +46,12 @@ async def socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_UNAUTHORIZED, "login required")
         return
     extra = await journey.on_connect(member, role, staff)
+    feed = state.components.get("supervision")
+    if feed is not None and staff is not None:
+        await feed.watch(member, staff)
     try:
         await journey.endpoint.serve(ws, member, role, extra)
     finally:
+        if feed is not None:
+            feed.unwatch(member)
         await journey.on_disconnect(member, role, staff)
