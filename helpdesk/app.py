@@ -9,6 +9,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from helpdesk.accountability.audit import AuditContextMiddleware
+from helpdesk.accountability.routes import router as accountability_router
+from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
 from helpdesk.applicants.routes import router as applicants_router
 from helpdesk.clock import Clock, SystemClock
@@ -19,12 +22,14 @@ from helpdesk.errors import install_error_handlers
 from helpdesk.health import router as health_router
 from helpdesk.journey.routes import router as journey_router
 from helpdesk.journey.supervision import wire_supervision
+from helpdesk.journey.transfer import router as transfer_router
 from helpdesk.journey.wiring import wire_journey
 from helpdesk.journey.ws import router as ws_router
 from helpdesk.logs import RequestIdMiddleware
 from helpdesk.org.routes import router as org_router
 from helpdesk.security import Signer
 from helpdesk.state import AppState
+from helpdesk.stats.routes import router as stats_router
 from helpdesk.workorders.routes import router as workorders_router
 
 log = logging.getLogger(__name__)
@@ -50,7 +55,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             if settings.redis_url:
                 import redis.asyncio as aioredis
 
-                state.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+                # Timeouts: a lost Redis must fail commands fast (typed `unavailable`), never hang them.
+                state.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
+                                                      socket_connect_timeout=2, socket_timeout=5)
                 stack.push_async_callback(state.redis.aclose)
             for wire in wirings if wirings is not None else default_wirings():
                 await wire(state, stack)
@@ -61,9 +68,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
+    app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
     app.add_middleware(RequestIdMiddleware)
     for router in (health_router, accounts_router, applicants_router, org_router, workorders_router,
-                   journey_router, ws_router):
+                   journey_router, ws_router, transfer_router, accountability_router, stats_router):
         app.include_router(router)
     mount_static(app)
     return app
@@ -90,4 +98,4 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision]
+    return [wire_journey, wire_supervision, wire_accountability]

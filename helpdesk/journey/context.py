@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk.accounts.models import Staff
 from helpdesk.applicants.models import Applicant
 from helpdesk.org.models import OrgUnit, ServiceItem
-from helpdesk.workorders.models import WorkOrder
+from helpdesk.workorders.models import ChatMessage, WorkOrder, WorkOrderEvent
 
 HISTORY_LIMIT = 5
 
@@ -38,6 +38,7 @@ async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, f
         "number": wo.number,
         "waited_s": round(waited_s, 1),
         "fallback_level": fallback_level,
+        "transfer": await transfer_context(session, wo),
         "history": [
             {"number": r.number, "item": r.name, "outcome": r.outcome.value if r.outcome else r.status.value,
              "ended_at": r.ended_at.isoformat() if r.ended_at else None, "notes": (r.notes or "")[:200]}
@@ -54,3 +55,22 @@ async def peer_names(session: AsyncSession, wo: WorkOrder) -> tuple[dict[str, An
     agent_side = {"role": "agent", "name": agent.display_name if agent else "", "unit": unit.name if unit else ""}
     applicant_side = {"role": "applicant", "name": (applicant.name if applicant else None) or "申请人"}
     return agent_side, applicant_side
+
+
+async def transfer_context(session: AsyncSession, wo: WorkOrder) -> dict[str, Any] | None:
+    """What the target agent reads before accepting: who transferred, why, and the call so far."""
+    if wo.transferred_from_id is None:
+        return None
+    parent = await session.get(WorkOrder, wo.transferred_from_id)
+    if parent is None:
+        return None
+    agent = await session.get(Staff, parent.agent_id) if parent.agent_id else None
+    note = await session.scalar(select(WorkOrderEvent.data).where(
+        WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.kind == "transfer_note").limit(1))
+    chat = (await session.scalars(select(ChatMessage).where(ChatMessage.work_order_id == parent.id)
+                                  .order_by(ChatMessage.id).limit(50))).all()
+    return {
+        "from_work_order": parent.id, "from_number": parent.number,
+        "from_agent": agent.display_name if agent else None, "note": (note or {}).get("note"),
+        "notes": parent.notes, "chat": [{"sender_kind": c.sender_kind, "text": c.text} for c in chat],
+    }

@@ -4,6 +4,7 @@ socket messages into queue and call actions. One per process; the queue and hub 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from helpdesk_signaling.endpoint import SignalingEndpoint
 from helpdesk_signaling.errors import SignalingError
 from helpdesk_signaling.hub import Hub, Room
 from helpdesk_signaling.ice import ice_servers
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
 from helpdesk.accounts.models import Staff, StaffSkill
@@ -43,6 +46,16 @@ def staff_member(staff_id: int) -> str:
     return f"s:{staff_id}"
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Redis (the shared queue and hub) cannot be reached: an outage to report, not a bug."""
+    if isinstance(exc, SignalingError):
+        return exc.code == "unavailable"
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError | TimeoutError)
+
+
+UNAVAILABLE = "the service is briefly unavailable; reconnecting"
+
+
 class Journey:
     """Ticket = applicant id (one waiting request per applicant); room id = work order id."""
 
@@ -52,7 +65,9 @@ class Journey:
         self.queue: QueueService  # set by the wiring (the queue emits into self.on_queue_event)
         self.endpoint: SignalingEndpoint
         self.local_agents: set[int] = set()  # agents whose socket this process holds (for heartbeats)
-        # Leader only: since when each waiting applicant has had no socket on any process.
+        self._local_sockets: Counter[str] = Counter()  # agent member -> this process's sockets of it
+        # Leader only: since when each waiting applicant has had no socket on any process. Cleared
+        # when this process (again) becomes the leader: a count from an earlier term is stale.
         self.offline_since: dict[str, float] = {}
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -79,7 +94,10 @@ class Journey:
     async def on_queue_event(self, event: QueueEvent) -> None:
         try:
             await self._on_queue_event(event)
-        except Exception:  # one failed notification must not break the dispatcher for everyone
+        except Exception as exc:  # one failed notification must not break the dispatcher for everyone
+            if is_unavailable(exc):
+                log.warning("queue event %s not delivered: Redis unavailable", type(event).__name__)
+                return
             log.exception("queue event %s could not be handled", type(event).__name__)
 
     async def _on_queue_event(self, event: QueueEvent) -> None:
@@ -153,6 +171,11 @@ class Journey:
             await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
                                     fallback_level=event.fallback_level, now=now)
             await session.commit()
+        if wo.transferred_from_id is not None:  # a warm transfer: the first leg ends as the second opens
+            previous = await self.hub.get_room(wo.transferred_from_id)
+            if previous is not None:
+                await self.end_call(previous, reason="transferred",
+                                    by=staff_member(int(previous.metadata["agent_id"])))
         a_member, s_member = applicant_member(wo.applicant_id), staff_member(agent.id)
         await self.hub.open_room(wo.id, (a_member, s_member),
                                  {"work_order": wo.id, "line": event.line, "agent_id": agent.id,
@@ -197,6 +220,7 @@ class Journey:
             presence = await self.agent_presence(staff)
             state = current.state if current is not None and current.state != "offline" else "away"
             agent = await self.queue.agent_online(presence, state)
+            self._local_sockets[member] += 1  # balanced by on_disconnect (ws.py's finally)
             self.local_agents.add(staff.id)
             extra["agent"] = {"state": agent.state, "active_calls": agent.active_calls,
                               "capacity": agent.capacity, "missed_offers": agent.missed_offers}
@@ -217,6 +241,21 @@ class Journey:
 
     async def on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
         """After the socket closed: record drops; a ready agent without a call goes offline."""
+        if staff is not None and role == "agent":
+            # Heartbeats follow this process's sockets, not the member's: an agent whose socket moved
+            # to another process must stop being kept alive from here.
+            self._local_sockets[member] -= 1
+            if self._local_sockets[member] <= 0:
+                del self._local_sockets[member]
+                self.local_agents.discard(staff.id)
+        try:
+            await self._on_disconnect(member, role, staff)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("member %s disconnected while Redis is unavailable; the drop is not recorded", member)
+
+    async def _on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
         if await self.hub.is_online(member):
             return  # replaced by a newer socket
         for room in await self.hub.rooms_of(member):
@@ -227,13 +266,28 @@ class Journey:
                         await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
                         await session.commit()
         if staff is not None and role == "agent":
-            self.local_agents.discard(staff.id)
             agent = await self.queue.store.get_agent(staff.id)
             if agent is not None and agent.active_calls == 0:
                 await self.queue.agent_state(staff.id, "offline")
 
     # ---- socket messages → actions -------------------------------------------------------------
+    async def refuse_unavailable(self, ws: Any, member: str, exc: BaseException) -> None:
+        """The socket could not be registered (Redis down): a typed error and close 1011; the
+        client reconnects with backoff until Redis is back."""
+        log.warning("socket of %s refused: Redis unavailable (%s)", member, type(exc).__name__)
+        await ws.accept()
+        await ws.send_text(p.dump(p.error("unavailable", UNAVAILABLE)))
+        await ws.close(1011, "unavailable")
+
     async def handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
+        try:
+            await self._handle_message(member, role, msg)
+        except Exception as exc:
+            if is_unavailable(exc) and not isinstance(exc, SignalingError):
+                raise SignalingError("unavailable", UNAVAILABLE) from exc
+            raise
+
+    async def _handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
         if isinstance(msg, p.AgentStateSet):
             await self.queue.agent_state(int(member[2:]), msg.state)
         elif isinstance(msg, p.OfferAccept):
@@ -298,6 +352,11 @@ class Journey:
                 await self.queue.leave(ticket)
 
     # ---- time ----------------------------------------------------------------------------------
+    def became_leader(self) -> None:
+        """This process now runs the timers: what an earlier term saw may be stale."""
+        self.offline_since.clear()
+        self.queue.reset_timers()
+
     async def heartbeat(self) -> None:
         """Every process, every tick: its agents' sockets are alive, so their presence is."""
         for agent_id in list(self.local_agents):

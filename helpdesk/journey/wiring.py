@@ -1,59 +1,146 @@
-"""Builds the journey's parts for one process: queue, signaling hub and endpoint, the ticker."""
+"""Builds the journey's parts for one process: queue, signaling hub and endpoint, the ticker.
+
+Selection by settings alone: with HELPDESK_REDIS_URL the queue, the hub and the timers' leader lock
+live in Redis under HELPDESK_REDIS_PREFIX (several processes share them); without it everything is
+in this process (docs/deploy.md, docs/redis.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import math
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
 
-from helpdesk_queue import MemoryQueueStore, QueueService, QueueSettings
+from helpdesk_queue import MemoryQueueStore, QueueService, QueueSettings, QueueStore
 from helpdesk_signaling.endpoint import SignalingEndpoint
-from helpdesk_signaling.hub import MemoryHub
+from helpdesk_signaling.hub import Hub, MemoryHub
 
-from helpdesk.journey.service import Journey
-from helpdesk.leader import LeaderLock, MemoryLeaderLock
+from helpdesk.journey.service import Journey, is_unavailable
+from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock
 from helpdesk.state import AppState
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+LEADER_TTL_S = 5.0  # a dead leader's timers move to another process within this
+LEADER_KEY = "leader:journey-tick"
 
 
 def queue_settings(state: AppState) -> QueueSettings:
     s = state.settings
-    return QueueSettings(offer_timeout_s=s.offer_timeout_s, missed_offers_before_away=s.missed_offers_before_away,
+    return QueueSettings(offer_timeout_s=s.offer_timeout_s,
+                         missed_offers_before_away=s.missed_offers_before_away,
                          fallback_after_s=s.fallback_after_s, default_handle_time_s=s.default_handle_time_s,
-                         wrapup_s=s.wrapup_s, presence_ttl_s=3 * s.heartbeat_interval_s)
+                         wrapup_s=s.wrapup_s, presence_ttl_s=presence_ttl_s(state))
+
+
+def presence_ttl_s(state: AppState) -> float:
+    """How long a process may stay silent before its agents and sockets count as gone."""
+    return 3 * state.settings.heartbeat_interval_s
+
+
+@dataclass
+class Backends:
+    kind: str  # "memory" or "redis"
+    store: QueueStore
+    hub: Hub
+    leader: LeaderLock
+
+
+def build_backends(state: AppState) -> Backends:
+    """Memory without HELPDESK_REDIS_URL; Redis (the app's decode_responses client) with it."""
+    if state.redis is None:
+        return Backends("memory", MemoryQueueStore(), MemoryHub(), MemoryLeaderLock())
+    from helpdesk_queue.redis_store import RedisQueueStore
+    from helpdesk_signaling.redis_hub import RedisHub
+
+    s, redis = state.settings, state.redis
+    ttl = math.ceil(presence_ttl_s(state))
+    return Backends(
+        "redis",
+        RedisQueueStore(redis, prefix=s.redis_prefix),
+        RedisHub(redis, s.redis_prefix, owner_ttl_s=ttl, grace_s=s.reconnect_grace_s),
+        RedisLeaderLock(redis, s.redis_prefix + LEADER_KEY, ttl_s=LEADER_TTL_S),
+    )
 
 
 async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     s = state.settings
-    hub = MemoryHub()
+    backends = build_backends(state)
+    hub = backends.hub
     await hub.start()
     stack.push_async_callback(hub.close)
     journey = Journey(state, hub)
-    journey.queue = QueueService(MemoryQueueStore(), now=lambda: state.clock.now().timestamp(),
+    journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
                                  emit=journey.on_queue_event, settings=queue_settings(state))
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey
+    state.components["journey_backends"] = backends.kind
+    log.info("journey backends: %s%s", backends.kind,
+             f" (prefix {s.redis_prefix!r})" if backends.kind == "redis" else "")
     if state.components.get("ticker", True):
-        task = asyncio.create_task(run_ticker(journey, MemoryLeaderLock()), name="journey-ticker")
-        stack.push_async_callback(cancel, task)
+        ticker = Ticker(journey, backends.leader)
+        state.components["journey_ticker"] = ticker
+        task = asyncio.create_task(ticker.run(), name="journey-ticker")
+        stack.push_async_callback(stop_ticker, task, backends.leader)
 
 
-async def run_ticker(journey: Journey, leader: LeaderLock) -> None:
-    while True:
-        await asyncio.sleep(TICK_S)
+class Ticker:
+    """Every second on every process: heartbeats of this process's agents. On the leader only:
+    queue timers, absent applicants, expired call graces. Survives Redis outages, logging each
+    outage once when it starts and once when it ends."""
+
+    def __init__(self, journey: Journey, leader: LeaderLock) -> None:
+        self.journey = journey
+        self.leader = leader
+        self.leading = False
+        self.redis_down_since: float | None = None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            await self.step()
+
+    async def step(self) -> None:
         try:
-            await journey.heartbeat()
-            if await leader.acquire():
-                await journey.tick()
-        except Exception:  # the ticker must outlive one bad round; the cause is logged
+            await self.journey.heartbeat()
+            leading = await self.leader.acquire()
+            if leading and not self.leading:
+                log.info("this process now runs the journey timers")
+                self.journey.became_leader()
+            elif self.leading and not leading:
+                log.info("another process runs the journey timers now")
+            self.leading = leading
+            if leading:
+                await self.journey.tick()
+        except Exception as exc:  # the ticker must outlive one bad round; the cause is logged
+            if is_unavailable(exc):
+                self.leading = False  # the lock may lapse meanwhile: start afresh when back
+                if self.redis_down_since is None:
+                    self.redis_down_since = asyncio.get_running_loop().time()
+                    log.error("Redis unreachable (%s: %s): queue, presence and timers paused until it is "
+                              "back; /readyz fails, sockets are refused with `unavailable`",
+                              type(exc).__name__, exc)
+                return
             log.exception("journey tick failed")
+            return
+        if self.redis_down_since is not None:
+            down_s = asyncio.get_running_loop().time() - self.redis_down_since
+            self.redis_down_since = None
+            log.warning("Redis reachable again after %.0f s: journey timers resumed", down_s)
 
 
-async def cancel(task: asyncio.Task[None]) -> None:
+async def stop_ticker(task: asyncio.Task[Any], leader: LeaderLock) -> None:
+    await cancel(task)
+    with contextlib.suppress(Exception):  # hand the timers over at once on a clean shutdown
+        await leader.release()
+
+
+async def cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

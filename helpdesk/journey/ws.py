@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, WebSocket
 
 from helpdesk.deps import load_applicant_from_cookie, load_staff_from_cookie
-from helpdesk.journey.service import Journey, applicant_member, staff_member
+from helpdesk.journey.service import Journey, applicant_member, is_unavailable, staff_member
 from helpdesk.security import APPLICANT_COOKIE, STAFF_COOKIE
 from helpdesk.state import AppState
 
@@ -45,7 +45,13 @@ async def socket(ws: WebSocket) -> None:
     else:
         await ws.close(CLOSE_UNAUTHORIZED, "login required")
         return
-    extra = await journey.on_connect(member, role, staff)
+    try:
+        extra = await journey.on_connect(member, role, staff)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        await journey.refuse_unavailable(ws, member, exc)  # Redis down: typed error, close 1011
+        return
     feed = state.components.get("supervision")
     if feed is not None and staff is not None:
         await feed.watch(member, staff)

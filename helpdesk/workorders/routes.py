@@ -36,6 +36,7 @@ def summary(wo: WorkOrder) -> dict[str, Any]:
         "fallback_level": wo.fallback_level, "offers_declined": wo.offers_declined,
         "ended_reason": wo.ended_reason, "callback_phone": wo.callback_phone, "callback_at": wo.callback_at,
         "due_at": iso(wo.due_at), "created_at": iso(wo.created_at), "updated_at": iso(wo.updated_at),
+        "transferred_from_id": wo.transferred_from_id,
     }
 
 
