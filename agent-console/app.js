@@ -7,6 +7,7 @@ import { createOfferCard, unlockAudio, renderContext } from './offer.js';
 import { createConsoleCall, bindShortcuts } from './call.js';
 import { createWrapup } from './wrapup.js';
 import { loadRecent } from './recent.js';
+import { createTransfer } from './transfer.js';
 
 const $ = (id) => document.getElementById(id);
 const AVAILABLE = new Set(['ready', 'offered', 'busy', 'wrap_up']);
@@ -108,8 +109,11 @@ async function login(e) {
 let offers;
 let call;
 let wrapup;
+let transfer;
 
 function onRoomJoined(m) {
+  app.room = m.room;
+  transfer?.reset();
   offers.joined();
   $('wrapup-view').hidden = true;
   call.join(m, app.context);
@@ -164,6 +168,7 @@ async function enterWorkbench(me) {
 
   window.__helpdesk = window.__helpdesk || {};
   const socket = startSocket();
+  transfer = createTransfer({ currentRoom: () => (call?.active ? app.room : null) });
   offers = createOfferCard({
     socket,
     onShow: (o) => { app.context = o.context || null; setCallState('offered'); renderIdle(); },

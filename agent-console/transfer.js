@@ -1,0 +1,66 @@
+// Warm transfer from the call view: pick a unit (township → county → city, or any other), write
+// the note the target reads before accepting; the applicant stays in this call meanwhile.
+import { get, post, detailText } from '/static/help/api.js';
+import { t, setText } from '/static/help/i18n.js';
+
+const $ = (id) => document.getElementById(id);
+
+function flatten(nodes, depth = 0, out = []) {
+  for (const n of nodes) {
+    out.push({ id: n.id, label: `${'\u3000'.repeat(depth)}${n.name}` });
+    flatten(n.children || [], depth + 1, out);
+  }
+  return out;
+}
+
+export function createTransfer({ currentRoom }) {
+  const dialog = $('transfer-dialog');
+  let pending = false;
+
+  async function open() {
+    $('transfer-error').hidden = true;
+    const select = $('transfer-unit');
+    if (!select.options.length) {
+      for (const u of flatten(await get('/api/org/units'))) {
+        const opt = document.createElement('option');
+        opt.value = String(u.id);
+        opt.textContent = u.label;
+        select.append(opt);
+      }
+    }
+    $('transfer-cancel').hidden = !pending;
+    dialog.showModal();
+  }
+
+  async function submit(e) {
+    e.preventDefault();
+    const room = currentRoom();
+    if (!room) return;
+    try {
+      const res = await post(`/api/calls/${encodeURIComponent(room)}/transfer`, {
+        target_unit_id: Number($('transfer-unit').value), note: $('transfer-note').value.trim(),
+      });
+      pending = true;
+      $('transfer-status').hidden = false;
+      setText($('transfer-status'), 'transfer.waiting', { unit: res.target_unit.name });
+      $('transfer-cancel').hidden = false;
+    } catch (err) {
+      $('transfer-error').hidden = false;
+      $('transfer-error').textContent = `${t('transfer.failed')} ${detailText(err) || ''}`;
+    }
+  }
+
+  async function cancel() {
+    const room = currentRoom();
+    if (room) await post(`/api/calls/${encodeURIComponent(room)}/transfer/cancel`).catch(() => {});
+    pending = false;
+    $('transfer-status').hidden = true;
+    $('transfer-cancel').hidden = true;
+  }
+
+  $('transfer').addEventListener('click', open);
+  $('transfer-form').addEventListener('submit', submit);
+  $('transfer-cancel').addEventListener('click', cancel);
+  $('transfer-close').addEventListener('click', () => dialog.close());
+  return { reset() { pending = false; $('transfer-status').hidden = true; if (dialog.open) dialog.close(); } };
+}
