@@ -3,6 +3,7 @@ client's header), served only as downloads that a browser will never run."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -94,10 +95,11 @@ async def save_upload(upload: UploadFile, root: Path, subdir: str, *, max_bytes:
         if content_type is None or content_type not in allowed_types:
             raise UnsupportedType("this kind of file is not accepted: send images, PDF or office documents")
         key = f"{subdir}/{digest.hexdigest()[:16]}-{os.urandom(4).hex()}"
-        tmp.replace(root / key)
+        os.replace(tmp, root / key)
         return StoredFile(key, filename, content_type, size, digest.hexdigest())
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def file_response(root: Path, storage_key: str, filename: str, content_type: str) -> FileResponse:

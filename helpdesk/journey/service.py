@@ -131,7 +131,7 @@ class Journey:
                 await self.send(applicant_member(ticket), self.status_message(status))
         elif isinstance(event, AgentStateChanged):
             await self.send(staff_member(event.agent_id), p.AgentState(
-                state=event.state, active_calls=event.active_calls, capacity=event.capacity,  # type: ignore[arg-type]
+                state=event.state, active_calls=event.active_calls, capacity=event.capacity,
                 missed_offers=event.missed_offers))
         elif isinstance(event, Abandoned):
             async with self.state.sessions() as session:
