@@ -8,9 +8,12 @@ import { createConsoleCall, bindShortcuts } from './call.js';
 import { createWrapup } from './wrapup.js';
 import { loadRecent } from './recent.js';
 import { createTransfer } from './transfer.js';
+import { createKbDock } from './kb.js';
+import { createAgentInspection } from './inspection.js';
 
 const $ = (id) => document.getElementById(id);
 const AVAILABLE = new Set(['ready', 'offered', 'busy', 'wrap_up']);
+const SUPERVISORS = ['supervisor', 'admin'];
 
 const app = { me: null, member: null, agentState: 'offline', context: null, socket: null };
 
@@ -41,6 +44,13 @@ function renderAgentState(s) {
   setText(toggle, on ? 'agent.go_away' : 'agent.go_ready');
   if (s.missed_offers) badge.title = t('agent.missed', { n: s.missed_offers });
   renderIdle();
+}
+
+/** Sent here by the supervisor view (?next=supervisor): go back there (a fixed path, never a URL). */
+function backToSupervisor(me) {
+  if (new URLSearchParams(location.search).get('next') !== 'supervisor' || !SUPERVISORS.includes(me.role)) return false;
+  location.replace('/console/supervisor.html');
+  return true;
 }
 
 // ---- login ------------------------------------------------------------------------------------
@@ -94,7 +104,9 @@ async function login(e) {
     }
     $('login-password').value = '';
     $('login-submit').disabled = false;
-    await enterWorkbench(await get('/api/auth/me'));
+    const me = await get('/api/auth/me');
+    if (backToSupervisor(me)) return;
+    await enterWorkbench(me);
   } catch (ex) {
     $('login-submit').disabled = false;
     if (ex.status === 429) { lockLogin(retryAfterOf(ex)); return; }
@@ -110,6 +122,17 @@ let offers;
 let call;
 let wrapup;
 let transfer;
+let kb;
+let inspection;
+
+/** After a reload the offer's context is gone: rebuild what the KB and the inspection need from the work order. */
+async function callContext(workOrder) {
+  if (app.context) return app.context;
+  try {
+    const wo = await get(`/api/workorders/${encodeURIComponent(workOrder)}`);
+    return { item: { id: wo.item_id, code: wo.item?.code, name: wo.item?.name }, handoff: wo.handoff, number: wo.number };
+  } catch { return null; }
+}
 
 function onRoomJoined(m) {
   app.room = m.room;
@@ -118,6 +141,12 @@ function onRoomJoined(m) {
   $('wrapup-view').hidden = true;
   call.join(m, app.context);
   renderIdle();
+  const workOrder = m.work_order || m.room;
+  callContext(workOrder).then((context) => {
+    if (app.room !== m.room) return;
+    kb.call({ workOrderId: workOrder, context });
+    inspection.join({ workOrder, room: m.room, context });
+  });
 }
 
 /** After a reload during wrap-up: reopen the form for the call that still needs one. */
@@ -162,7 +191,7 @@ async function enterWorkbench(me) {
   $('workbench').hidden = false;
   $('agent-name').textContent = me.display_name || me.username || '';
   $('agent-unit').textContent = me.unit?.name || '';
-  $('supervisor-link').hidden = !['supervisor', 'admin'].includes(me.role);
+  $('supervisor-link').hidden = !SUPERVISORS.includes(me.role);
   renderAgentState({ state: 'offline' });
   setCallState('idle');
 
@@ -187,10 +216,18 @@ async function enterWorkbench(me) {
     me: () => app.member,
     onEnded: (info) => {
       $('call-view').hidden = true;
+      inspection.leave();
+      kb.idle();
       wrapup.start(info);
       renderIdle();
     },
   });
+  kb = createKbDock({
+    onReply: (text) => { const input = $('chat-input'); input.value = text; if (!input.closest('[hidden]')) input.focus(); },
+    onSent: (res) => toast(t('kb.sent', { name: res.sent?.attachment?.name || res.sent?.article?.title || '' })),
+  });
+  kb.idle();
+  inspection = createAgentInspection({ socket });
   wrapup = createWrapup({
     onDone: ({ away }) => {
       call.hide();
@@ -253,6 +290,7 @@ async function boot() {
   wireStatic();
   try {
     const me = await get('/api/auth/me');
+    if (backToSupervisor(me)) return;
     await enterWorkbench(me);
   } catch (ex) {
     $('login-view').hidden = false;

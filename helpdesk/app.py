@@ -15,6 +15,7 @@ from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
 from helpdesk.applicants.routes import router as applicants_router
 from helpdesk.clock import Clock, SystemClock
+from helpdesk.components import include_component_routes, wire_kb
 from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
@@ -26,6 +27,8 @@ from helpdesk.journey.transfer import router as transfer_router
 from helpdesk.journey.wiring import wire_journey
 from helpdesk.journey.ws import router as ws_router
 from helpdesk.logs import RequestIdMiddleware
+from helpdesk.metrics import MetricsMiddleware, wire_metrics
+from helpdesk.metrics import router as metrics_router
 from helpdesk.org.routes import router as org_router
 from helpdesk.security import Signer
 from helpdesk.state import AppState
@@ -55,9 +58,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
             if settings.redis_url:
                 import redis.asyncio as aioredis
 
-                # Timeouts: a lost Redis must fail commands fast (typed `unavailable`), never hang them.
+                # A lost Redis must fail fast (typed `unavailable`), not hang each new connection.
                 state.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
-                                                      socket_connect_timeout=2, socket_timeout=5)
+                                                      socket_connect_timeout=2)
                 stack.push_async_callback(state.redis.aclose)
             for wire in wirings if wirings is not None else default_wirings():
                 await wire(state, stack)
@@ -70,9 +73,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
     app.add_middleware(RequestIdMiddleware)
-    for router in (health_router, accounts_router, applicants_router, org_router, workorders_router,
+    app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too
+    for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
                    journey_router, ws_router, transfer_router, accountability_router, stats_router):
         app.include_router(router)
+    include_component_routes(app)
     mount_static(app)
     return app
 
@@ -98,4 +103,4 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision, wire_accountability]
+    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb]

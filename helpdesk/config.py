@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(DEV_SECRET, description="Signs sessions, CSRF tokens and TURN credentials.")
     database_url: str = Field("sqlite+aiosqlite:///./var/helpdesk.db", description="SQLAlchemy async URL.")
     database_echo: bool = False
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per log line (request, work-order and peer ids).")
+    log_level: str = Field("INFO", description="Root log level of `helpdesk serve`.")
     redis_url: str | None = Field(None, description="Unset: in-process backends. Set: Redis backends.")
     redis_prefix: str = Field("hd:", description="Namespace for every Redis key of this deployment.")
     public_base_url: str = "http://127.0.0.1:8000"
@@ -69,6 +72,28 @@ class Settings(BaseSettings):
     wrapup_s: float = 0.0
     default_handle_time_s: float = 300.0
 
+    # Accountability (helpdesk.accountability): follow-up deadlines in business seconds (paused
+    # outside opening hours, weekends and holidays); a policy per item/unit overrides them.
+    followup_t1_s: int = Field(10 * 60, description="Unclaimed this long: the owner is reminded (T1).")
+    followup_t2_s: int = Field(
+        20 * 60, description="Unclaimed this long: red flag, the unit's supervisor is told (T2).")
+    followup_t3_s: int = Field(
+        60 * 60, description="Unclaimed this long: escalated to the parent unit; one more level up after "
+        "each further T3.")
+    followup_resolve_s: int = Field(
+        3 * 7 * 3600, description="Resolution deadline of an unresolved work order (3 working days of 7 h).")
+    sweep_interval_s: float = Field(
+        15.0, description="How often the leader sweeps follow-up deadlines; 0: no sweeper in this process.")
+    service_level_threshold_s: float = Field(
+        20.0, description="Service level: share of calls answered within this wait.")
+    webhook_url: str | None = Field(
+        None, description="Staff notifications are also POSTed here (SMS/IM gateway).")
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key of the X-Helpdesk-Signature header.")
+    webhook_max_attempts: int = Field(6, description="Webhook attempts before a delivery is given up.")
+    webhook_backoff_s: float = Field(2.0, description="First retry delay; doubles with each attempt.")
+    webhook_timeout_s: float = Field(5.0, description="Timeout of one webhook request.")
+
     kb_index_dir: Path = REPO_ROOT / "var" / "kb-index"
     recordings_dir: Path = REPO_ROOT / "var" / "recordings"
     recording_retention_days: int = 180
@@ -81,6 +106,10 @@ class Settings(BaseSettings):
                     raise ValueError(f"HELPDESK_{name.upper()} must be set when HELPDESK_DEV_MODE is false")
             if len(self.secret_key) < 32:
                 raise ValueError("HELPDESK_SECRET_KEY must be at least 32 characters")
+            if not self.handoff_public_key and len(self.handoff_secret) < 32:
+                raise ValueError("HELPDESK_HANDOFF_SECRET must be at least 32 characters (HS256)")
+            if self.webhook_url and len(self.webhook_secret or "") < 32:
+                raise ValueError("HELPDESK_WEBHOOK_SECRET must be at least 32 characters with a webhook")
         return self
 
     @cached_property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from http.cookies import SimpleCookie
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpdesk.errors import error_body
 from helpdesk.security import APPLICANT_COOKIE, CSRF_COOKIE, CSRF_HEADER, STAFF_COOKIE, Signer
@@ -47,7 +47,7 @@ class CSRFMiddleware:
         needs_cookie = not (cookie_token and self.signer.csrf_token_valid(cookie_token))
         new_token = self.signer.new_csrf_token() if needs_cookie else ""
 
-        async def send_with_cookie(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and new_token:
                 attrs = f"{CSRF_COOKIE}={new_token}; Path=/; SameSite=Strict"
                 if self.secure:
@@ -62,6 +62,6 @@ async def _reject(send: Send) -> None:
     import json
 
     body = json.dumps(error_body("csrf_failed", "missing or wrong X-CSRF-Token header")).encode()
-    await send({"type": "http.response.start", "status": 403,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 403, "headers": headers})
     await send({"type": "http.response.body", "body": body})

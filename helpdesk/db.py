@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -60,6 +61,16 @@ def make_engine(url: str, echo: bool = False, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
+    parsed = make_url(url)
+    if parsed.get_driver_name() == "asyncpg" and "options" in parsed.query:
+        # asyncpg has no libpq `options`: "?options=-csearch_path%3Dx" becomes server_settings.
+        options = parsed.query["options"]
+        words = shlex.split(options if isinstance(options, str) else " ".join(options))
+        pairs = [w[2:] if w.startswith("-c") else w for w in words if w != "-c"]
+        server_settings = dict(p.partition("=")[::2] for p in pairs if "=" in p)
+        connect_args = kwargs.pop("connect_args", {}) | {"server_settings": server_settings}
+        return create_async_engine(parsed.difference_update_query(["options"]), echo=echo,
+                                   pool_pre_ping=True, connect_args=connect_args, **kwargs)
     return create_async_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
 
 

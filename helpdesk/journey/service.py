@@ -4,6 +4,7 @@ socket messages into queue and call actions. One per process; the queue and hub 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -29,8 +30,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
+from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
 from helpdesk.journey.context import offer_context, peer_names
+from helpdesk.logs import log_context
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
@@ -69,6 +72,7 @@ class Journey:
         # Leader only: since when each waiting applicant has had no socket on any process. Cleared
         # when this process (again) becomes the leader: a count from an earlier term is stale.
         self.offline_since: dict[str, float] = {}
+        self._accepted_at: dict[str, float] = {}  # ticket -> when this process took its accept (metrics)
 
     # ---- helpers -----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -93,7 +97,8 @@ class Journey:
     # ---- queue events → messages and records --------------------------------------------------
     async def on_queue_event(self, event: QueueEvent) -> None:
         try:
-            await self._on_queue_event(event)
+            with log_context(work_order=getattr(event, "work_order_id", None)):
+                await self._on_queue_event(event)
         except Exception as exc:  # one failed notification must not break the dispatcher for everyone
             if is_unavailable(exc):
                 log.warning("queue event %s not delivered: Redis unavailable", type(event).__name__)
@@ -127,7 +132,7 @@ class Journey:
         elif isinstance(event, Connected):
             await self.connect_call(event)
         elif isinstance(event, PositionsChanged):
-            for ticket, status in (await self.queue.statuses(event.tickets)).items():
+            for ticket, status in (await self.queue.statuses(event.tickets, event.lines)).items():
                 await self.send(applicant_member(ticket), self.status_message(status))
         elif isinstance(event, AgentStateChanged):
             await self.send(staff_member(event.agent_id), p.AgentState(
@@ -183,6 +188,9 @@ class Journey:
         await self.send(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
         for member in (a_member, s_member):
             await self.send(member, await self.room_joined(wo, member, resumed=False))
+        accepted_at = self._accepted_at.pop(event.ticket, None)
+        if accepted_at is not None:  # offer accepted → room open and both told
+            metrics.observe_pairing(time.perf_counter() - accepted_at)
 
     async def end_call(self, room: Room | str, *, reason: str, by: str | None) -> None:
         """Ends a call once, whoever asks first: closes the room, stamps the work order, frees the agent."""
@@ -265,7 +273,9 @@ class Journey:
                     if wo is not None:
                         await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
                         await session.commit()
-        if staff is not None and role == "agent":
+        # Told to reconnect to another process (shutdown): the agent is not going offline; the
+        # presence TTL takes them off if they do not come back.
+        if staff is not None and role == "agent" and not self.endpoint.draining:
             agent = await self.queue.store.get_agent(staff.id)
             if agent is not None and agent.active_calls == 0:
                 await self.queue.agent_state(staff.id, "offline")
@@ -281,7 +291,8 @@ class Journey:
 
     async def handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
         try:
-            await self._handle_message(member, role, msg)
+            with log_context(work_order=getattr(msg, "room", None)):
+                await self._handle_message(member, role, msg)
         except Exception as exc:
             if is_unavailable(exc) and not isinstance(exc, SignalingError):
                 raise SignalingError("unavailable", UNAVAILABLE) from exc
@@ -291,7 +302,11 @@ class Journey:
         if isinstance(msg, p.AgentStateSet):
             await self.queue.agent_state(int(member[2:]), msg.state)
         elif isinstance(msg, p.OfferAccept):
-            await self.queue.accept(msg.ticket, int(member[2:]))
+            self._accepted_at[msg.ticket] = time.perf_counter()
+            try:
+                await self.queue.accept(msg.ticket, int(member[2:]))
+            finally:
+                self._accepted_at.pop(msg.ticket, None)
         elif isinstance(msg, p.OfferDecline):
             await self.queue.decline(msg.ticket, int(member[2:]))
         elif isinstance(msg, p.QueueLeave):

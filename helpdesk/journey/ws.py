@@ -8,6 +8,7 @@ from fastapi import APIRouter, WebSocket
 
 from helpdesk.deps import load_applicant_from_cookie, load_staff_from_cookie
 from helpdesk.journey.service import Journey, applicant_member, is_unavailable, staff_member
+from helpdesk.logs import peer_var
 from helpdesk.security import APPLICANT_COOKIE, STAFF_COOKIE
 from helpdesk.state import AppState
 
@@ -45,6 +46,7 @@ async def socket(ws: WebSocket) -> None:
     else:
         await ws.close(CLOSE_UNAUTHORIZED, "login required")
         return
+    peer_var.set(member)  # this socket's task: every log line it writes names the member
     try:
         extra = await journey.on_connect(member, role, staff)
     except Exception as exc:

@@ -1,5 +1,27 @@
-"""HTTP routes (placeholder until implemented)."""
+"""HTTP routes of the org tree (staff) and the service item catalogue (public)."""
+
+from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from helpdesk.deps import CurrentStaff, SessionDep
+from helpdesk.org import service
+from helpdesk.org.schemas import ItemDetail, ItemSummary, UnitNode
+
+router = APIRouter(tags=["org"])
+
+
+@router.get("/api/org/units", response_model=list[UnitNode])
+async def units_tree(session: SessionDep, staff: CurrentStaff) -> list[dict[str, object]]:
+    """The whole tree: transfers and escalation need to name units outside one's own subtree."""
+    return await service.unit_tree(session)
+
+
+@router.get("/api/items", response_model=list[ItemSummary])
+async def list_items(session: SessionDep) -> list[dict[str, object]]:
+    return await service.item_summaries(session)
+
+
+@router.get("/api/items/{code}", response_model=ItemDetail)
+async def get_item(code: str, session: SessionDep) -> dict[str, object]:
+    return await service.item_detail(session, code)

@@ -71,6 +71,8 @@ class WorkOrder(Base):
     ended_reason: Mapped[str | None] = mapped_column(String(64))
     callback_phone: Mapped[str | None] = mapped_column(String(32))
     callback_at: Mapped[str | None] = mapped_column(String(64))
+    # A transfer continues the inquiry on a new work order; the chain links them.
+    transferred_from_id: Mapped[str | None] = mapped_column(ForeignKey("work_orders.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     # Follow-up of unresolved and callback work orders (helpdesk.accountability): the owner unit,

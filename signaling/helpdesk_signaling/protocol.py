@@ -5,47 +5,26 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
+
+from helpdesk_signaling.base import MAX_SDP, IceCandidate, Id, Member, Msg, Out, Role, SessionDescription
+from helpdesk_signaling.errors import ProtocolError
+from helpdesk_signaling.owned import (
+    InspectionEnded,
+    InspectionPoint,
+    InspectionRequested,
+    InspectionSignalRelay,
+    InspectionSnapshot,
+    InspectionStarted,
+    Notification,
+    SupervisorSnapshot,
 )
 
-from helpdesk_signaling.errors import ProtocolError
-
-MAX_SDP = 32 * 1024
-
-
-def _int_to_str(v: Any) -> Any:
-    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-
-
-Id = Annotated[str, BeforeValidator(_int_to_str), Field(min_length=1, max_length=64)]
-Member = Annotated[str, Field(min_length=1, max_length=80)]
-Role = Literal["applicant", "agent", "supervisor", "admin"]
-
-
-class Msg(BaseModel):
-    """Base of every message: unknown fields are a client mistake, never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class SessionDescription(Msg):
-    type: Literal["offer", "answer", "rollback"]
-    sdp: str = Field("", max_length=MAX_SDP)
-
-
-class IceCandidate(Msg):
-    candidate: str = Field(max_length=1024)
-    sdpMid: str | None = Field(None, max_length=64)  # the browser's RTCIceCandidateInit names
-    sdpMLineIndex: int | None = Field(None, ge=0, le=1024)
-    usernameFragment: str | None = Field(None, max_length=256)
-
+__all__ = [  # the shared shapes and the owned messages are part of this module's API too
+    "MAX_SDP", "IceCandidate", "Id", "InspectionEnded", "InspectionPoint", "InspectionRequested",
+    "InspectionSignalRelay", "InspectionSnapshot", "InspectionStarted", "Member", "Msg", "Notification", "Out",
+    "Role", "SessionDescription", "SupervisorSnapshot",
+]
 
 # ---- client -> server ------------------------------------------------------------------------
 
@@ -54,20 +33,25 @@ class Ping(Msg):
     type: Literal["ping"] = "ping"
 
 
-class Signal(Msg):
-    """An offer/answer/rollback or one trickled candidate (null: end of candidates)."""
+class _SignalBody(Msg):
+    """An SDP description or one trickled candidate (`candidate: null`: end of candidates), never both."""
 
-    type: Literal["signal"] = "signal"
     room: Id
     description: SessionDescription | None = None
     candidate: IceCandidate | None = None
 
     @model_validator(mode="after")
-    def _one_payload(self) -> Signal:
+    def _one_payload(self) -> _SignalBody:
         has_desc, has_cand = self.description is not None, "candidate" in self.model_fields_set
         if has_desc == has_cand:
             raise ValueError("exactly one of description or candidate is required")
         return self
+
+
+class Signal(_SignalBody):
+    """An offer/answer/rollback or one trickled candidate, relayed to the other member of the room."""
+
+    type: Literal["signal"] = "signal"
 
 
 class Chat(Msg):
@@ -112,19 +96,35 @@ class MediaState(Msg):
     screen_stream: str | None = Field(None, max_length=128)
 
 
+class InspectionSignal(_SignalBody):
+    """The applicant's camera for a remote inspection: a second, send-only connection whose other end is
+    the server (docs/inspection.md). Same shape and bounds as `signal`, plus the inspection id. Not
+    relayed: the endpoint hands it to the app, which passes `payload()` to the inspection component."""
+
+    type: Literal["inspection.signal"] = "inspection.signal"
+    inspection: Id
+
+    def payload(self) -> dict[str, Any]:
+        """The plain dict the inspection component takes (`candidate: null` kept when it was sent)."""
+        data = self.model_dump(mode="json", exclude_unset=True)
+        return {"type": self.type, **data}
+
+
 ClientMessage = Annotated[
-    Ping | Signal | Chat | Hangup | AgentStateSet | OfferAccept | OfferDecline | QueueLeave | MediaState,
+    Ping | Signal | Chat | Hangup | AgentStateSet | OfferAccept | OfferDecline | QueueLeave | MediaState
+    | InspectionSignal,
     Field(discriminator="type"),
 ]
 CLIENT_MODELS: dict[str, type[Msg]] = {
     m.model_fields["type"].default: m
-    for m in (Ping, Signal, Chat, Hangup, AgentStateSet, OfferAccept, OfferDecline, QueueLeave, MediaState)
+    for m in (Ping, Signal, Chat, Hangup, AgentStateSet, OfferAccept, OfferDecline, QueueLeave, MediaState,
+              InspectionSignal)
 }
 STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
 # Which roles may send a type; absent means every role.
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "agent.state": STAFF_ROLES, "offer.accept": STAFF_ROLES, "offer.decline": STAFF_ROLES,
-    "queue.leave": frozenset({"applicant"}),
+    "queue.leave": frozenset({"applicant"}), "inspection.signal": frozenset({"applicant"}),
 }
 client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -162,12 +162,6 @@ def describe(exc: ValidationError) -> str:
 
 
 # ---- server -> client ------------------------------------------------------------------------
-
-
-class Out(BaseModel):
-    """Base of server messages; free-form payloads are the dict fields (peer, context, file)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class RoomJoined(Out):
@@ -290,19 +284,30 @@ class CallEnded(Out):
     by: str | None = None
 
 
+class Reconnect(Out):
+    """The server is going away (graceful shutdown): reconnect now; the close (1012) follows."""
+
+    type: Literal["reconnect"] = "reconnect"
+    reason: str = "shutdown"
+
+
 Welcome.model_rebuild()
 
+_SERVER_MODELS = (
+    Welcome, Pong, Error, QueueStatus, AgentState, Offer, OfferRevoked, RoomJoined, SignalRelay, PeerDropped,
+    PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded, Reconnect, InspectionRequested,
+    InspectionStarted, InspectionPoint, InspectionSnapshot, InspectionSignalRelay, InspectionEnded,
+    Notification, SupervisorSnapshot,
+)
 ServerMessage = Annotated[
     Welcome | Pong | Error | QueueStatus | AgentState | Offer | OfferRevoked | RoomJoined | SignalRelay
-    | PeerDropped | PeerResumed | MediaStateRelay | ChatPosted | FileShared | CallEnded,
+    | PeerDropped | PeerResumed | MediaStateRelay | ChatPosted | FileShared | CallEnded | Reconnect
+    | InspectionRequested | InspectionStarted | InspectionPoint | InspectionSnapshot | InspectionSignalRelay
+    | InspectionEnded | Notification | SupervisorSnapshot,
     Field(discriminator="type"),
 ]
 server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
-SERVER_TYPES = frozenset(
-    m.model_fields["type"].default
-    for m in (Welcome, Pong, Error, QueueStatus, AgentState, Offer, OfferRevoked, RoomJoined, SignalRelay,
-              PeerDropped, PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded)
-)
+SERVER_TYPES = frozenset(m.model_fields["type"].default for m in _SERVER_MODELS)
 
 
 def dump(msg: BaseModel | dict[str, Any]) -> str:
@@ -313,7 +318,7 @@ def dump(msg: BaseModel | dict[str, Any]) -> str:
     if isinstance(msg, dict):
         return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
     data = msg.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if isinstance(msg, SignalRelay) and msg.description is None:
+    if isinstance(msg, SignalRelay | InspectionSignalRelay) and msg.description is None:
         data["candidate"] = data.get("candidate")
     elif isinstance(msg, Error):
         data["ref"] = msg.ref

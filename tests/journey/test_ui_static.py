@@ -25,7 +25,7 @@ TEMPLATES = ROOT / "helpdesk" / "web" / "templates"
 CONSOLE = ROOT / "agent-console"
 SIGNALING = ROOT / "signaling" / "helpdesk_signaling" / "static"
 HTML_FILES = [TEMPLATES / "help.html", *sorted(CONSOLE.glob("*.html"))]
-JS_FILES = sorted([*STATIC.glob("*.js"), *CONSOLE.glob("*.js")])
+JS_FILES = sorted([*STATIC.glob("*.js"), *CONSOLE.glob("*.js"), *CONSOLE.glob("supervisor/*.js")])
 
 # Ids the browser tests rely on (documented in docs/console.md).
 CALL_IDS = ["call-state", "remote-video", "remote-screen", "local-video", "screen-share", "mute", "camera",
@@ -38,6 +38,12 @@ CONSOLE_IDS = [*CALL_IDS, "login-username", "login-password", "login-submit", "l
                "agent-state", "offer-card", "offer-accept", "offer-decline", "offer-countdown", "wrapup-form",
                "wrapup-outcome", "wrapup-notes", "wrapup-submit", "kb-panel", "recent-list",
                "supervisor-link"]
+SUPERVISOR_IDS = ["sup-totals", "sup-queues", "sup-agents", "sup-calls", "sup-unresolved", "sup-figures",
+                  "sup-export", "sup-notifications", "sup-gate", "sup-gate-text", "sup-updated", "sup-unread",
+                  "sup-charts", "sup-report", "sup-report-export", "sup-breaches", "sup-drawer", "sup-drawer-timeline",
+                  "sup-drawer-chat", "sup-drawer-files", "sup-reassign-dialog", "sup-reassign-agent",
+                  "sup-reassign-unit", "sup-reassign-reason", "sup-reassign-submit", "sup-group", "sup-from",
+                  "sup-to", "lang-toggle", "logout"]
 
 
 def catalog(lang: str) -> dict[str, str]:
@@ -81,6 +87,7 @@ def used_keys() -> set[str]:
         src = path.read_text(encoding="utf-8")
         keys |= set(re.findall(r"\bt\('([a-z][\w.]*)'", src))
         keys |= set(re.findall(r"setText\([^,()]+(?:\([^()]*\))?,\s*'([a-z][\w.]*)'", src))
+        keys |= {k for k in re.findall(r"'(sup\.[a-z_.]*[a-z_])'", src)}  # passed around as arguments
     return keys
 
 
@@ -96,13 +103,24 @@ def test_every_literal_key_is_translated() -> None:
         "quality.": ["good", "fair", "poor", "unknown"],
         "offer.revoked.": ["timeout", "declined", "left", "taken"],
         "rating.": ["1", "2", "3", "4", "5"],
+        # the supervisor view
+        "sup.total.": ["waiting", "agents_ready", "agents_busy", "calls", "red", "escalated"],
+        "sup.flag.": ["none", "reminded", "red", "escalated"],
+        "sup.reason.": ["unclaimed", "overdue"],
+        "sup.group.": ["day", "agent", "unit", "item"],
+        "sup.fig.": ["offered", "answered", "abandoned", "service_level", "asa", "aht", "first_contact_resolution",
+                     "resolution_rate", "rating", "inspection_pass"],
+        "sup.gate.": ["login", "login_title", "forbidden", "forbidden_title", "error", "error_title"],
+        "status.": ["queued", "offered", "in_call", "wrap_up", "resolved", "unresolved", "transferred",
+                    "callback_pending", "abandoned", "closed"],
     }.items():
         for v in values:
             assert prefix + v in zh, prefix + v
 
 
 @pytest.mark.parametrize(("path", "required"), [(TEMPLATES / "help.html", APPLICANT_IDS),
-                                                (CONSOLE / "index.html", CONSOLE_IDS)])
+                                                (CONSOLE / "index.html", CONSOLE_IDS),
+                                                (CONSOLE / "supervisor.html", SUPERVISOR_IDS)])
 def test_pages_keep_their_test_ids(path: Path, required: list[str]) -> None:
     ids = ids_in(path.read_text(encoding="utf-8"))
     duplicates = {i for i in ids if ids.count(i) > 1}
@@ -236,6 +254,16 @@ async def test_pages_load_in_chromium(chromium_path: str, stub_server: str) -> N
             await console.wait_for_selector("#login-error:not([hidden])", timeout=5_000)
             assert "42" in (await console.text_content("#login-error") or "")
             assert await console.is_disabled("#login-submit")
+            assert not errors, errors
+
+            # The supervisor view, logged out: a note and a way to the console's login (and back).
+            sup = await browser.new_page(viewport={"width": 1280, "height": 800})
+            sup.on("pageerror", lambda e: errors.append(str(e)))
+            await sup.goto(stub_server + "/console/supervisor.html", timeout=10_000)
+            await sup.wait_for_selector("#sup-gate", state="visible", timeout=10_000)
+            assert await sup.get_attribute("#sup-gate-link", "href") == "/console/?next=supervisor"
+            assert await sup.is_hidden("#sup-app")
+            assert await sup.get_attribute("body", "data-view") == "login"
             assert not errors, errors
         finally:
             await browser.close()

@@ -341,11 +341,12 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     get peer() { return call?.peer || null; },
     /** Socket connectivity from the page: true while the socket is reconnecting. */
     setSocketDown(down) { socketDown = down; refreshReconnecting(); },
-    /** Hook for remote inspection: switch the local camera ('user' | 'environment'). */
-    async switchCamera(facingMode = 'environment') {
+    /** Remote inspection: switch the local camera ('user' | 'environment'); resolves to the new track. */
+    async switchCamera(facingMode = 'environment', video = {}) {
       if (!call?.peer) throw new Error('no call');
-      await call.peer.switchCamera(facingMode);
+      const track = await call.peer.switchCamera(facingMode, video);
       el.local.classList.toggle('mirror', facingMode === 'user');
+      return track;
     },
   };
 }

@@ -21,7 +21,7 @@ export function initCallbackForm({ item, unit = () => '', onBack }) {
     phoneErr.textContent = '';
     const phone = $('callback-phone').value.trim().replace(/\s+/g, ' ');
     if (!phoneOk(phone)) {
-      setText(phoneErr, 'callback.phone_invalid');
+      setText(phoneErr, phone ? 'callback.phone_invalid' : 'callback.phone_missing');
       $('callback-phone').setAttribute('aria-invalid', 'true');
       $('callback-phone').focus();
       return;

@@ -4,6 +4,7 @@ import { t, setText, setLang, initialLang, bindLangToggle, formatWait, getLang }
 import { openSocket, socketErrorText } from './socket.js';
 import { createCallView, setCallState } from './callview.js';
 import { initCallbackForm, initRatingForm } from './help-forms.js';
+import { createApplicantInspection } from './inspect.js';
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['item-view', 'queue-view', 'call-view', 'callback-view', 'rating-view'];
@@ -254,10 +255,13 @@ let socket;
 let call;
 let callbackForm;
 let ratingForm;
+let inspection;
 
 function onRoomJoined(m) {
   showView('call-view', { focus: false });
   call.join(m, { audioOnly: page.channel === 'audio' && !m.resumed });
+  // A reload during an inspection: consent again, or the camera offers again (a new recording segment).
+  if (m.resumed) inspection.resume(m.work_order || m.room).catch(() => {});
 }
 
 async function boot() {
@@ -331,7 +335,9 @@ async function boot() {
       showView('rating-view');
     },
   });
-  window.__helpdesk.switchCamera = (mode) => call.switchCamera(mode);
+  inspection = createApplicantInspection({ socket, view: call });
+  window.__helpdesk.switchCamera = (mode, video) => call.switchCamera(mode, video);
+  Object.defineProperty(window.__helpdesk, 'inspection', { get: () => inspection.state, configurable: true });
   Object.defineProperty(window.__helpdesk, 'peer', { get: () => call.peer, configurable: true });
 
   socket.on('welcome', (m) => {

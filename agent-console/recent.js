@@ -1,0 +1,49 @@
+// "My recent work orders" (GET /api/workorders?mine=1).
+import { get } from '/static/help/api.js';
+import { t, setText, formatTime } from '/static/help/i18n.js';
+
+function rowsOf(data) {
+  if (Array.isArray(data)) return data;
+  return data?.items || data?.rows || data?.workorders || [];
+}
+
+export async function loadRecent(list) {
+  let rows;
+  try {
+    rows = rowsOf(await get('/api/workorders?mine=1&limit=20'));
+  } catch {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    setText(li, 'recent.failed');
+    list.replaceChildren(li);
+    return;
+  }
+  list.replaceChildren();
+  if (!rows.length) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    setText(li, 'recent.empty');
+    list.append(li);
+    return;
+  }
+  for (const w of rows) {
+    const li = document.createElement('li');
+    li.dataset.workOrder = w.id ?? '';
+    const num = document.createElement('span');
+    num.className = 'num';
+    num.textContent = w.number || `#${w.id}`;
+    const badge = document.createElement('span');
+    badge.className = 'outcome';
+    const status = w.outcome || w.status || '';
+    badge.dataset.outcome = status;
+    const key = w.outcome ? `outcome.${w.outcome}` : `status.${w.status}`;
+    badge.textContent = status ? (t(key) === key ? status : t(key)) : '';
+    const item = document.createElement('div');
+    item.textContent = typeof w.item === 'object' && w.item ? w.item.name || w.item.code : w.item_name || w.item || '';
+    const when = document.createElement('div');
+    when.className = 'muted';
+    when.textContent = formatTime(w.ended_at || w.answered_at || w.queued_at || w.created_at);
+    li.append(badge, num, item, when);
+    list.append(li);
+  }
+}

@@ -1,0 +1,61 @@
+// Wrap-up after a call: outcome and notes, stored on the work order; then back to ready.
+import { get, post, detailText } from '/static/help/api.js';
+import { t, setText } from '/static/help/i18n.js';
+
+const $ = (id) => document.getElementById(id);
+export const OUTCOMES = ['resolved', 'unresolved', 'follow_up', 'transferred', 'callback'];
+
+export function createWrapup({ onDone }) {
+  const view = $('wrapup-view');
+  const form = $('wrapup-form');
+  const err = $('wrapup-error');
+  let workOrder = null;
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const outcome = $('wrapup-outcome').value;
+    if (!OUTCOMES.includes(outcome)) {
+      err.hidden = false;
+      setText(err, 'wrapup.pick_outcome');
+      $('wrapup-outcome').focus();
+      return;
+    }
+    const notes = $('wrapup-notes').value.trim();
+    $('wrapup-submit').disabled = true;
+    try {
+      await post(`/api/workorders/${encodeURIComponent(workOrder)}/wrapup`, { outcome, notes });
+      view.hidden = true;
+      const away = $('wrapup-stay-away').checked;
+      workOrder = null;
+      onDone({ away });
+    } catch (ex) {
+      err.hidden = false;
+      err.textContent = ex.status === 0 ? t('error.network') : t('wrapup.failed', { detail: detailText(ex) || ex.code });
+    } finally {
+      $('wrapup-submit').disabled = false;
+    }
+  });
+
+  return {
+    get open() { return !view.hidden; },
+    start(info) {
+      workOrder = info.work_order;
+      form.reset();
+      err.hidden = true;
+      const reason = info.reason ? t(`ended.reason.${info.reason}`) : '';
+      const why = reason.startsWith('ended.') ? info.reason : reason;
+      const show = (id) => setText($('wrapup-info'), 'wrapup.info', { id, reason: why });
+      // Agents know a call by its work-order number (VH…), never by the internal id.
+      show(info.number || '');
+      if (!info.number && info.work_order) {
+        const wanted = info.work_order;
+        get(`/api/workorders/${encodeURIComponent(wanted)}`)
+          .then((wo) => { if (workOrder === wanted && wo?.number) show(wo.number); })
+          .catch(() => {});
+      }
+      view.hidden = false;
+      $('wrapup-outcome').focus();
+    },
+  };
+}

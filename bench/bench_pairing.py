@@ -1,0 +1,419 @@
+"""Pairing and relay latency over two server processes sharing Redis and PostgreSQL.
+
+1,000 applicants wait (spread over `--lines` waiting lines) and 300 agents are online but away,
+their sockets spread over two uvicorn processes. Then agents turn ready one after the other:
+pairing latency = agent sends `agent.state ready` → both the agent and the applicant hold
+`room.joined` (the agent accepts its offer at once, in between). Then relay latency of a
+`signal` from applicant to agent, same process versus across processes, and Redis commands per
+pairing from INFO commandstats deltas (the background rate measured while idle is subtracted).
+
+Runs its own redis-server on a free port (so other users of 6379 do not skew the counts) and a
+fresh PostgreSQL schema in database `test`; both are removed at the end.
+
+    .venv/bin/python bench/bench_pairing.py [--applicants 1000] [--agents 300] [--lines 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import asyncpg  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
+from helpdesk_queue import WaitingEntry  # noqa: E402
+from helpdesk_queue.redis_store import RedisQueueStore  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+
+import helpdesk.models  # noqa: E402,F401 - registers every table
+from helpdesk.accounts.models import Role, Staff, StaffSkill  # noqa: E402
+from helpdesk.applicants.models import Applicant  # noqa: E402
+from helpdesk.config import DEV_SECRET  # noqa: E402
+from helpdesk.db import Base, make_engine, make_session_factory  # noqa: E402
+from helpdesk.org.models import UnitLevel  # noqa: E402
+from helpdesk.security import APPLICANT_COOKIE, CSRF_COOKIE, STAFF_COOKIE, Signer  # noqa: E402
+from helpdesk.workorders import service as wos  # noqa: E402
+from helpdesk.workorders.models import Channel  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.helpdesk.factories import T0, _default_hash, make_department, make_item, make_unit  # noqa: E402
+from tests.journey.cluster import Proc, cluster_env  # noqa: E402
+from tests.journey.live import ALWAYS_OPEN  # noqa: E402
+
+SIGNER = Signer(DEV_SECRET)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+@dataclass
+class Sock:
+    """One browser socket: a reader that timestamps the messages the bench waits for."""
+
+    member: str
+    proc: Proc
+    cookie: str
+    ws: ClientConnection | None = None
+    waiters: dict[str, asyncio.Future[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
+    received: int = 0
+    reader: asyncio.Task[None] | None = None
+    on_offer: Any = None
+
+    async def open(self) -> dict[str, Any]:
+        self.ws = await connect(self.proc.ws_url, additional_headers={"Cookie": self.cookie},
+                                max_queue=None, open_timeout=30)
+        welcome = json.loads(await self.ws.recv())
+        self.reader = asyncio.create_task(self._read())
+        return dict(welcome)
+
+    def wait(self, key: str) -> asyncio.Future[tuple[float, dict[str, Any]]]:
+        fut = self.waiters.get(key)
+        if fut is None:
+            fut = self.waiters[key] = asyncio.get_running_loop().create_future()
+        return fut
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                t = time.perf_counter()
+                self.received += 1
+                msg = json.loads(raw)
+                kind = msg["type"]
+                if kind == "offer" and self.on_offer is not None:
+                    await self.on_offer(self, msg)
+                key = {"room.joined": "room.joined", "signal": "signal", "offer": "offer"}.get(kind)
+                if key is not None:
+                    fut = self.wait(key)
+                    if not fut.done():
+                        fut.set_result((t, msg))
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(msg))
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 2)
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+async def gather_limited(n: int, coros: list[Any], label: str) -> list[Any]:
+    sem = asyncio.Semaphore(n)
+    done = 0
+    step = max(1, len(coros) // 5)
+
+    async def one(c: Any) -> Any:
+        nonlocal done
+        async with sem:
+            out = await c
+        done += 1
+        if done % step == 0 or done == len(coros):
+            log(f"  {label}: {done}/{len(coros)}")
+        return out
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+class RedisServer:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+async def commandstats(r: Any) -> dict[str, int]:
+    info = await r.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
+
+
+def monitor_counts(path: Path, start: float, end: float) -> dict[str, int]:
+    """Commands clients sent in [start, end) from a `redis-cli monitor` capture (commands run inside
+    Lua scripts are listed as [0 lua] and left out: what is left is what crossed the network)."""
+    out: dict[str, int] = {}
+    with path.open(errors="replace") as f:
+        for line in f:
+            ts, _, rest = line.partition(" ")
+            try:
+                t = float(ts)
+            except ValueError:
+                continue
+            if not start <= t < end or rest.startswith("[0 lua]") or "] " not in rest:
+                continue
+            cmd = rest.split("] ", 1)[1].split(" ", 1)[0].strip().strip('"').lower()
+            out[cmd] = out.get(cmd, 0) + 1
+    return out
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) - before.get(k, 0)}
+
+
+async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int,
+               lines: int) -> dict[str, Any]:
+    """Units, items, agents; applicants with their work orders (queued) and their queue entries,
+    written straight into PostgreSQL and Redis (queueing 1,000 through HTTP would take minutes
+    and is not what is measured)."""
+    engine = make_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions = make_session_factory(engine)
+    async with sessions() as s:
+        city = await make_unit(s, name="保定市行政审批局", level=UnitLevel.city, business_hours=ALWAYS_OPEN)
+        county = await make_unit(s, parent=city, name="莲池区", level=UnitLevel.county, business_hours=ALWAYS_OPEN)
+        dept = await make_department(s, name="市场监管")
+        items = [await make_item(s, department=dept, units=[county], name=f"事项{i}") for i in range(lines)]
+        pw = _default_hash()
+        staff = [Staff(username=f"bench{i}", display_name=f"帮办{i}", password_hash=pw, role=Role.agent,
+                       unit_id=county.id, capacity=1, kb_editor=False, is_active=True, created_at=T0)
+                 for i in range(agents)]
+        s.add_all(staff)
+        await s.flush()
+        s.add_all(StaffSkill(staff_id=st.id, item_id=items[i % lines].id, department_id=None)
+                  for i, st in enumerate(staff))
+        people = [Applicant(name=f"申请人{i}", created_at=T0) for i in range(applicants)]
+        s.add_all(people)
+        await s.flush()
+        now = datetime.now(UTC)
+        entries = []
+        for i, person in enumerate(people):
+            item = items[i % lines]
+            wo = await wos.create_request(s, applicant_id=person.id, item_id=item.id, unit_id=county.id,
+                                          channel=Channel.video, priority=0, handoff=None, now=now)
+            entries.append(WaitingEntry(ticket=person.id, work_order_id=wo.id, unit_chain=[county.id, city.id],
+                                        item_id=item.id, department_id=dept.id,
+                                        enqueued_at=now.timestamp() - applicants + i))
+        await s.commit()
+        out = {"county": county.code, "items": [it.code for it in items],
+               "staff": [(st.id, st.password_hash[-12:]) for st in staff], "applicants": [a.id for a in people],
+               "rooms": {e.work_order_id: i for i, e in enumerate(entries)}}
+    await engine.dispose()
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    store = RedisQueueStore(client, prefix=prefix)
+    for entry in entries:
+        await store.add_entry(entry)
+    await client.aclose()
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    pg = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    await pg.execute(f'CREATE SCHEMA "{schema}"')
+    db_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    redis_server = RedisServer(tmp) if args.redis is None else None
+    redis_url = args.redis or redis_server.url  # type: ignore[union-attr]
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    procs: list[Proc] = []
+    socks: list[Sock] = []
+    try:
+        log(f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
+            f"(PostgreSQL schema {schema})")
+        data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines)
+        env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120,
+                          reconnect_grace_s=120)
+        procs = [Proc(n, free_port(), env, tmp / f"proc-{n}.log") for n in ("A", "B")]
+        for p in procs:
+            p.start()
+            await p.wait_ready(60)
+        log(f"two processes up: {procs[0].url}, {procs[1].url}")
+        csrf = SIGNER.new_csrf_token()
+
+        def staff_cookie(sid: int, pv: str) -> str:
+            return f"{STAFF_COOKIE}={SIGNER.dumps('staff-session', {'sid': sid, 'pv': pv})}; {CSRF_COOKIE}={csrf}"
+
+        def applicant_cookie(aid: str) -> str:
+            return f"{APPLICANT_COOKIE}={SIGNER.dumps('applicant-session', {'aid': aid})}; {CSRF_COOKIE}={csrf}"
+
+        agents = [Sock(f"s:{sid}", procs[i % 2], staff_cookie(sid, pv)) for i, (sid, pv) in enumerate(data["staff"])]
+        # Line i % lines; process (i // lines) % 2: every line has applicants on both processes.
+        applicants = [Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
+                      for i, aid in enumerate(data["applicants"])]
+        socks = agents + applicants
+
+        async def accept(sock: Sock, offer: dict[str, Any]) -> None:
+            await sock.send({"type": "offer.accept", "ticket": offer["ticket"]})
+
+        for a in agents:
+            a.on_offer = accept
+        t = time.monotonic()
+        await gather_limited(50, [a.open() for a in agents], "agent sockets (away)")
+        await gather_limited(50, [a.open() for a in applicants], "applicant sockets")
+        connect_s = time.monotonic() - t
+        by_room = {room: applicants[i] for room, i in data["rooms"].items()}
+        r = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        assert await r.zcard(prefix + "q:all") == args.applicants
+        log(f"{args.applicants} waiting; measuring the idle background for 3 s")
+        port = redis_url.rsplit(":", 1)[1].split("/")[0]
+        capture = tmp / "monitor.txt"
+        with capture.open("wb") as out:
+            monitor = subprocess.Popen(["redis-cli", "-p", port, "monitor"], stdout=out)
+        await asyncio.sleep(1.0)
+        c0, t_idle, w_idle = await commandstats(r), time.monotonic(), time.time()
+        await asyncio.sleep(3.0)
+        c1, w_idle_end = await commandstats(r), time.time()
+        idle_s = time.monotonic() - t_idle
+        background = {k: v / idle_s for k, v in delta(c1, c0).items() if k not in ("info",)}
+
+        # ---- pairing: one agent after another turns ready ----------------------------------------
+        pairings: list[dict[str, Any]] = []
+        t_pair = time.monotonic()
+        c2, w_pair = await commandstats(r), time.time()
+        for n, agent in enumerate(agents):
+            if time.monotonic() - started > args.budget_s:
+                log(f"  time budget spent: stopping after {n} pairings")
+                break
+            joined = agent.wait("room.joined")
+            t0 = time.perf_counter()
+            await agent.send({"type": "agent.state", "state": "ready"})
+            t_agent, msg = await asyncio.wait_for(joined, 30)
+            applicant = by_room[msg["room"]]
+            t_app, _ = await asyncio.wait_for(applicant.wait("room.joined"), 30)
+            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "room": msg["room"], "agent": agent,
+                             "applicant": applicant, "cross": agent.proc is not applicant.proc})
+            if (n + 1) % 50 == 0:
+                recent = [p["ms"] for p in pairings[-50:]]
+                log(f"  paired {n + 1}/{len(agents)}: last 50 p50 {statistics.median(recent):.1f} ms")
+        c3, w_pair_end = await commandstats(r), time.time()
+        pair_s = time.monotonic() - t_pair
+        monitor.terminate()
+        monitor.wait(5)
+        sent_idle = monitor_counts(capture, w_idle, w_idle_end)
+        sent_pair = monitor_counts(capture, w_pair, w_pair_end)
+        sent_bg = {k: v / (w_idle_end - w_idle) for k, v in sent_idle.items() if k != "info"}
+        sent_net = {k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
+                    for k, v in sent_pair.items() if k != "info"}
+        sent_per_pairing = {k: v for k, v in sent_net.items() if v >= 0.5}
+        used = delta(c3, c2)
+        used.pop("info", None)
+        net = {k: v - background.get(k, 0) * pair_s for k, v in used.items()}
+        per_pairing = {k: v / len(pairings) for k, v in net.items() if v / len(pairings) >= 0.5}
+
+        # ---- relay: applicant → agent, same process vs across ------------------------------------
+        relay: dict[str, list[float]] = {"same process": [], "cross process": []}
+        for kind, cross in (("same process", False), ("cross process", True)):
+            rooms = [pr for pr in pairings if pr["cross"] is cross][: args.relay_rooms]
+            for i in range(args.relay_samples):
+                pair = rooms[i % len(rooms)]
+                agent = pair["agent"]
+                agent.waiters.pop("signal", None)
+                got = agent.wait("signal")
+                t0 = time.perf_counter()
+                await pair["applicant"].send({"type": "signal", "room": pair["room"], "candidate": {
+                    "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.2 {40000 + i} typ host",
+                    "sdpMid": "0", "sdpMLineIndex": 0}})
+                t1, _ = await asyncio.wait_for(got, 10)
+                relay[kind].append((t1 - t0) * 1000)
+        log("relay measured")
+        await r.aclose()
+        ms = [p["ms"] for p in pairings]
+        return {
+            "applicants": args.applicants, "agents": args.agents, "lines": args.lines, "connect_s": connect_s,
+            "pairings": len(pairings), "pair_p50": pct(ms, 50), "pair_p99": pct(ms, 99), "pair_max": max(ms),
+            "pair_cross_p50": pct([p["ms"] for p in pairings if p["cross"]], 50),
+            "pair_same_p50": pct([p["ms"] for p in pairings if not p["cross"]], 50),
+            "pair_s": pair_s, "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
+            "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
+            "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
+            "sent_bg_per_s": sum(sent_bg.values()),
+            "background_per_s": sum(background.values()),
+            "background": dict(sorted(background.items(), key=lambda kv: -kv[1])[:6]),
+            "messages": sum(s.received for s in socks),
+            "took_s": time.monotonic() - started,
+        }
+    finally:
+        for s in socks:
+            await s.close()
+        for p in procs:
+            p.kill()
+        if redis_server is not None:
+            redis_server.stop()
+        await pg.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await pg.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(res: dict[str, Any]) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"{res['applicants']} waiting applicants over {res['lines']} lines, {res['agents']} agents; sockets split "
+        f"evenly over two uvicorn processes (loopback), Redis {'private redis-server'}, PostgreSQL.",
+        "",
+        "| measurement | n | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        f"| pairing: agent ready → both have room.joined | {res['pairings']} | {res['pair_p50']:.1f} | "
+        f"{res['pair_p99']:.1f} |",
+    ]
+    for kind, (p50, p99, n) in res["relay"].items():
+        lines.append(f"| relay of one `signal`, {kind} | {n} | {p50:.2f} | {p99:.2f} |")
+    top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["per_pairing"].items(), key=lambda kv: -kv[1])[:8])
+    sent = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["sent_per_pairing"].items(), key=lambda kv: -kv[1]))
+    lines += [
+        "",
+        f"- Pairing p50 when agent and applicant sit on different processes: {res['pair_cross_p50']:.1f} ms, "
+        f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
+        f"- Redis round trips per pairing: **{res['sent_total']:.0f}** commands sent by the two processes "
+        f"(`redis-cli monitor` capture, commands inside Lua scripts excluded, the idle background of "
+        f"{res['sent_bg_per_s']:.0f}/s subtracted; a MULTI/EXEC counts each queued command): {sent}.",
+        f"- Counting the commands Lua scripts run inside Redis too (INFO commandstats): "
+        f"{res['per_pairing_total']:.0f} per pairing: {top}.",
+        f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
+        f"commands/s: " + ", ".join(f"{k} {v:.0f}/s" for k, v in res["background"].items()) + ".",
+        f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
+        f"{res['agents'] + res['applicants']} sockets took {res['connect_s']:.0f} s.",
+        f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} at the end.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--applicants", type=int, default=1000)
+    ap.add_argument("--agents", type=int, default=300)
+    ap.add_argument("--lines", type=int, default=10, help="waiting lines (items) the applicants spread over")
+    ap.add_argument("--relay-samples", type=int, default=300)
+    ap.add_argument("--relay-rooms", type=int, default=50)
+    ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
+    ap.add_argument("--budget-s", type=float, default=140.0, help="stop pairing after this much run time")
+    args = ap.parse_args()
+    res = asyncio.run(asyncio.wait_for(run(args), 175))
+    print()
+    print(report(res))
+
+
+if __name__ == "__main__":
+    main()

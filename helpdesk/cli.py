@@ -1,0 +1,359 @@
+"""The `helpdesk` command. Each subcommand is registered by a `register(subparsers)` callable in
+REGISTRARS, so components add theirs (e.g. `kb reindex`) without this file knowing their insides.
+Heavy imports happen inside the handlers: `helpdesk --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from helpdesk.accountability.cli import register as register_audit
+
+Subparsers = Any  # argparse._SubParsersAction is private; its add_parser() is what registrars use
+Register = Callable[[Subparsers], None]
+out = Console()
+err = Console(stderr=True)
+
+
+class CLIError(Exception):
+    """A user mistake: printed in one red line, exit status 1, no traceback."""
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if getattr(args, "url", None):
+        return str(args.url)
+    from helpdesk.config import Settings
+
+    return Settings().database_url
+
+
+def _require_migrated(url: str) -> None:
+    from helpdesk import migrations
+
+    if migrations.current(url) is None:
+        raise CLIError("the database has no tables yet: run `helpdesk db upgrade` first")
+
+
+def _show_alembic_log() -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=err, show_path=False, show_time=False)
+    handler.addFilter(lambda r: r.levelno > logging.INFO or r.getMessage().startswith("Running "))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
+    logging.getLogger("alembic").setLevel(logging.INFO)
+
+
+def register_serve(sub: Subparsers) -> None:
+    p = sub.add_parser("serve", help="run the web server (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    p.add_argument("--workers", type=int, default=1, help="processes; more than one needs HELPDESK_REDIS_URL")
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                   help="proxies whose X-Forwarded-For is trusted ('*' behind a private proxy network)")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from helpdesk.config import Settings
+    from helpdesk.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)  # uvicorn's loggers propagate to it
+    if args.reload or args.workers > 1:  # uvicorn's supervisors: sockets closed 1012 without `reconnect`
+        uvicorn.run("helpdesk.app:create_app", factory=True, host=args.host, port=args.port, log_config=None,
+                    reload=args.reload, workers=None if args.reload else args.workers, proxy_headers=True,
+                    forwarded_allow_ips=args.forwarded_allow_ips)
+        return
+    from helpdesk.drain import DrainingServer
+
+    # One process (a container replica): shutdown first tells every socket to reconnect elsewhere.
+    config = uvicorn.Config("helpdesk.app:create_app", factory=True, host=args.host, port=args.port,
+                            log_config=None, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+                            timeout_graceful_shutdown=15)
+    DrainingServer(config).run()
+
+
+def register_db(sub: Subparsers) -> None:
+    db = sub.add_parser("db", help="database migrations (Alembic)").add_subparsers(dest="db_command",
+                                                                                   required=True)
+    up = db.add_parser("upgrade", help="migrate to the newest (or a given) revision")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db.add_parser("downgrade", help="migrate back to a revision ('base': empty)")
+    down.add_argument("revision")
+    cur = db.add_parser("current", help="show the database's revision and the code's head")
+    rev = db.add_parser("revision", help="autogenerate a new version file from the models")
+    rev.add_argument("-m", "--message", required=True)
+    rev.add_argument("--empty", action="store_true", help="an empty file to fill in by hand")
+    rev.add_argument("--rewrite-initial", action="store_true",
+                     help="before the first release: regenerate the single initial revision")
+    for p in (up, down, cur):
+        p.add_argument("--url", help="database URL (default: HELPDESK_DATABASE_URL)")
+    up.set_defaults(func=_db_upgrade)
+    down.set_defaults(func=_db_downgrade)
+    cur.set_defaults(func=_db_current)
+    rev.set_defaults(func=_db_revision)
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    from helpdesk import migrations
+
+    _show_alembic_log()
+    url = _database_url(args)
+    with err.status(f"Migrating to {args.revision} …"):
+        migrations.upgrade(url, args.revision)
+    out.print(f"[green]database at revision {migrations.current(url)}[/]")
+
+
+def _db_downgrade(args: argparse.Namespace) -> None:
+    from helpdesk import migrations
+
+    _show_alembic_log()
+    migrations.downgrade(_database_url(args), args.revision)
+
+
+def _db_current(args: argparse.Namespace) -> None:
+    from helpdesk import migrations
+
+    now, head = migrations.current(_database_url(args)), migrations.head()
+    state = "up to date" if now == head else "needs `helpdesk db upgrade`"
+    out.print(f"current: {now or '(none)'}  head: {head}  ({state})")
+
+
+def _db_revision(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from helpdesk import migrations
+
+    _show_alembic_log()
+    if args.rewrite_initial:
+        try:
+            path: Path | None = migrations.rewrite_initial(args.message)
+        except RuntimeError as exc:
+            raise CLIError(str(exc)) from exc
+    else:
+        path = migrations.revision(args.message, autogenerate=not args.empty)
+    if path is None:
+        raise CLIError("the models match the migrations: nothing to write (tables are found only in "
+                       "modules named models.py)")
+    out.print(f"[green]wrote {path}[/] — review it before committing")
+
+
+def register_demo(sub: Subparsers) -> None:
+    p = sub.add_parser("demo", help="load the demo org tree, items, holidays and staff (idempotent)")
+    p.add_argument("--url", help="database URL (default: HELPDESK_DATABASE_URL)")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    from helpdesk import demo_data
+    from helpdesk.config import Settings
+    from helpdesk.demo import run_demo
+
+    settings = Settings()
+    if not settings.dev_mode:
+        raise CLIError("demo logins have a known password; refused when HELPDESK_DEV_MODE is false")
+    _require_migrated(_database_url(args))
+    with err.status("Loading demo data …") as status:
+        counts = asyncio.run(run_demo(_database_url(args), lambda step: status.update(f"Loading {step} …"),
+                                      settings))
+    out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    base = settings.public_base_url.rstrip("/")
+    out.print(f"\n  staff console  {base}/console/\n  applicant page {base}/help?item={demo_data.DEMO_ITEM}"
+              f"\n  API docs       {base}/docs\n")
+    logins = Table("username", "password", "role", "unit", title="demo logins (dev only)")
+    names = {u.code: u.name for u in demo_data.UNITS}
+    for p in demo_data.STAFF:
+        logins.add_row(p.username, demo_data.DEMO_PASSWORD, p.role, names[p.unit])
+    out.print(logins)
+
+
+def register_createuser(sub: Subparsers) -> None:
+    p = sub.add_parser("createuser", help="create a staff account")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    p.add_argument("--unit", required=True, help="org unit code, e.g. 130600")
+    p.add_argument("--display-name", help="shown to applicants (default: the username)")
+    p.add_argument("--skills", default="", help="comma-separated department or item codes: SCJG,YPJG-001")
+    p.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
+    p.add_argument("--kb-editor", action="store_true", help="may edit the knowledge base")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--password", help="avoid on shared machines: it lands in the shell history")
+    group.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--url", help="database URL (default: HELPDESK_DATABASE_URL)")
+    p.set_defaults(func=_createuser)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        password = str(args.password)
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise CLIError("the passwords differ")
+    else:
+        raise CLIError("no terminal to prompt on: pass --password or --password-stdin")
+    return password
+
+
+def _createuser(args: argparse.Namespace) -> None:
+    _require_migrated(_database_url(args))
+    password = _read_password(args)
+    staff_id = asyncio.run(_create_staff(args, password, _database_url(args)))
+    out.print(f"[green]created {args.role} {escape(args.username)} (id {staff_id})[/]")
+
+
+async def _create_staff(args: argparse.Namespace, password: str, url: str) -> int:
+    """Resolves codes to ids, then the accounts service applies the one set of account rules."""
+    from sqlalchemy import select
+
+    from helpdesk.accounts.service import Skill, create_staff
+    from helpdesk.db import make_engine, make_session_factory
+    from helpdesk.org.models import Department, OrgUnit, ServiceItem
+
+    codes = [c.strip() for c in args.skills.split(",") if c.strip()]
+    engine = make_engine(url)
+    try:
+        async with make_session_factory(engine)() as s:
+            unit_id = (await s.execute(select(OrgUnit.id).filter_by(code=args.unit))).scalar_one_or_none()
+            if unit_id is None:
+                raise CLIError(f"no org unit with code {args.unit!r}")
+            found: list[dict[str, int]] = []
+            for model in (Department, ServiceItem):
+                rows = await s.execute(select(model.code, model.id).where(model.code.in_(codes)))
+                found.append({r.code: r.id for r in rows})
+            departments, items = found
+            if missing := [c for c in codes if c not in departments and c not in items]:
+                raise CLIError(f"unknown skill codes: {', '.join(missing)}")
+            skills = [Skill(department_id=departments[c]) if c in departments else Skill(item_id=items[c])
+                      for c in codes]
+            staff = await create_staff(
+                s, username=args.username, password=password, display_name=args.display_name or args.username,
+                role=args.role, unit_id=unit_id, capacity=args.capacity, skills=skills,
+                kb_editor=args.kb_editor)
+            await s.commit()
+            return staff.id
+    finally:
+        await engine.dispose()
+
+
+# Meanings for settings declared without a Field(description=...); the description wins when present.
+SETTING_NOTES = {
+    "database_echo": "Log every SQL statement (debugging).",
+    "public_base_url": "The address applicants and staff use; links and secure cookies follow it.",
+    "session_max_age_s": "Staff login lifetime.",
+    "applicant_session_max_age_s": "Applicant cookie lifetime (no account; name and phone optional).",
+    "default_language": "Language of the pages when the browser does not choose (zh-CN or en).",
+    "login_free_failures": "Failed logins allowed in the window before lock-outs start.",
+    "login_window_s": "Window in which failed logins are counted.",
+    "login_max_lockout_s": "Cap on the exponentially growing lock-out.",
+    "handoff_issuers": "Systems allowed to hand applicants over (JWT `iss`).",
+    "handoff_max_age_s": "Oldest hand-off token accepted.",
+    "upload_dir": "Where files exchanged in calls and KB attachments are stored.",
+    "upload_max_bytes": "Largest file accepted.",
+    "upload_allowed_types": "Content types accepted for uploads.",
+    "stun_urls": "STUN servers offered to browsers.",
+    "turn_urls": "TURN servers (coturn) offered to browsers.",
+    "turn_secret": "coturn `static-auth-secret` for time-limited TURN credentials.",
+    "turn_ttl_s": "Lifetime of a TURN credential.",
+    "offer_timeout_s": "How long an agent has to accept an offered call.",
+    "missed_offers_before_away": "Missed offers after which an agent is set away.",
+    "fallback_after_s": "Wait after which a call may go up a level (township → county → city).",
+    "reconnect_grace_s": "How long a dropped call waits for its peer to come back.",
+    "heartbeat_interval_s": "WebSocket ping interval.",
+    "ws_max_message_bytes": "Largest WebSocket message accepted.",
+    "wrapup_s": "After-call work time before an agent is offered the next call.",
+    "default_handle_time_s": "Assumed call length for the expected wait until figures exist.",
+    "kb_index_dir": "Whoosh index of the knowledge base.",
+    "recordings_dir": "Remote-inspection recordings and snapshots.",
+    "recording_retention_days": "Days before inspection media are deleted.",
+}
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the Settings model so it cannot drift."""
+    import json
+    from pathlib import Path
+
+    from helpdesk.config import REPO_ROOT, Settings
+
+    def show(value: Any) -> str:
+        if isinstance(value, Path):
+            value = str(value).replace(str(REPO_ROOT), "<repo>")
+        elif value is None:
+            return "(unset)"
+        elif not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False)
+        return f"`{value}`" if value != "" else '`""`'
+
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        meaning = field.description or SETTING_NOTES.get(name, "")
+        lines.append(f"| {name} | `HELPDESK_{name.upper()}` | {show(default)} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def register_settings(sub: Subparsers) -> None:
+    p = sub.add_parser("settings", help="print every setting, its environment variable and default")
+    p.add_argument("--write", metavar="README", help="replace the table between the settings markers")
+    p.set_defaults(func=_settings)
+
+
+def _settings(args: argparse.Namespace) -> None:
+    import re
+    from pathlib import Path
+
+    if not args.write:
+        print(settings_table(), end="")
+        return
+    path = Path(args.write)
+    text, n = re.subn(r"(<!-- settings:start -->\n).*?(<!-- settings:end -->)",
+                      lambda m: m.group(1) + settings_table() + m.group(2), path.read_text(), flags=re.S)
+    if not n:
+        raise CLIError(f"{path} has no <!-- settings:start --> / <!-- settings:end --> markers")
+    path.write_text(text)
+
+
+REGISTRARS: list[Register] = [register_serve, register_db, register_demo, register_createuser,
+                              register_settings, register_audit]
+
+
+def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="视频导办帮办 · video guidance helpdesk")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in REGISTRARS if registrars is None else registrars:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from helpdesk.errors import HelpdeskError
+
+    try:
+        result = args.func(args)
+    except (CLIError, HelpdeskError) as exc:  # a user's mistake, not a crash: no traceback
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

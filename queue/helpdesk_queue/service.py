@@ -1,0 +1,307 @@
+"""The dispatcher: one per process; routes on every change, `tick()` handles the passage of time.
+
+An asyncio.Lock serialises this process's changes; the store's atomic claim and agent reservation
+keep several processes from offering one applicant twice or overfilling an agent. Events are
+collected under the lock and emitted after it is released, so a sink may call back in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from helpdesk_queue import agents as rules
+from helpdesk_queue.dispatch import Batch as _Batch
+from helpdesk_queue.dispatch import finish, repair_leaks, route
+from helpdesk_queue.estimate import build_statuses
+from helpdesk_queue.events import (
+    Abandoned,
+    Connected,
+    EventSink,
+    Offered,
+    OfferRevoked,
+    RevokeReason,
+)
+from helpdesk_queue.models import (
+    AgentPresence,
+    AgentState,
+    NotOffered,
+    OfferExpired,
+    QueueError,
+    QueueSettings,
+    QueueStatus,
+    UnknownAgent,
+    UnknownTicket,
+    WaitingEntry,
+)
+from helpdesk_queue.routing import reachable_level
+from helpdesk_queue.store import QueueStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class QueueService:
+    """Queue, presence and routing rules on top of a `QueueStore`."""
+
+    def __init__(
+        self,
+        store: QueueStore,
+        *,
+        now: Callable[[], float],
+        emit: EventSink,
+        settings: QueueSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or QueueSettings()
+        self._now = now
+        self._emit = emit
+        self._lock = asyncio.Lock()
+        self._last_tick: float | None = None
+        self._leak_suspects: set[int] = set()
+
+    async def _run(self, op: Callable[[_Batch], Awaitable[T]], *, route: bool = True) -> T:
+        """Run `op` under the lock, route, then emit; a QueueError still emits what happened."""
+        batch = _Batch()
+        error: QueueError | None = None
+        result: T | None = None
+        async with self._lock:
+            try:
+                result = await op(batch)
+            except QueueError as exc:
+                error = exc
+            if route:
+                await self._dispatch(batch)
+            await finish(self.store, batch)
+        for event in batch.events:
+            await self._emit(event)
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+
+    async def dispatch(self) -> list[Offered]:
+        """Offer as many waiting applicants as free eligible agents allow (event-driven routing)."""
+
+        async def op(batch: _Batch) -> list[Offered]:
+            await self._dispatch(batch)
+            return [e for e in batch.events if isinstance(e, Offered)]
+
+        return await self._run(op, route=False)
+
+    async def _dispatch(self, batch: _Batch) -> None:
+        async with self.store.route_lock():
+            await route(self.store, self.settings, self._now(), batch)
+
+    def _settle(self, outcome: rules.OfferOutcome) -> Callable[[AgentPresence], None]:
+        limit = self.settings.missed_offers_before_away
+        return lambda agent: rules.settle_offer(agent, outcome, limit)
+
+    async def _revoke(self, entry: WaitingEntry, reason: RevokeReason, batch: _Batch) -> None:
+        """Put an offered entry back at its place; a decline or timeout counts as the agent's miss."""
+        agent_id = entry.offered_to
+        if agent_id is None:
+            return
+        missed = reason in ("timeout", "declined")
+        if not await self.store.release(entry.ticket, agent_id, exclude_agent=missed):
+            return
+        await self.store.update_agent(agent_id, self._settle("missed" if missed else "cancelled"))
+        log.info("offer of ticket %s to agent %s revoked: %s", entry.ticket, agent_id, reason)
+        batch.events.append(OfferRevoked(entry.ticket, agent_id, reason))
+        batch.lines.add(entry.line)
+        batch.agents.add(agent_id)
+
+    async def join(self, entry: WaitingEntry) -> None:
+        """Queue an applicant (enqueued_at = now when left at 0) and route at once."""
+
+        async def op(batch: _Batch) -> None:
+            if not entry.enqueued_at:
+                entry.enqueued_at = self._now()
+            entry.state, entry.offered_to, entry.offer_expires_at = "waiting", None, None
+            await self.store.add_entry(entry)
+            batch.lines.add(entry.line)
+
+        await self._run(op)
+
+    async def leave(self, ticket: str) -> Abandoned | None:
+        """The applicant gave up: record the wait; a ringing offer is revoked with reason `left`."""
+
+        async def op(batch: _Batch) -> Abandoned | None:
+            entry = await self.store.remove_entry(ticket)
+            if entry is None:
+                return None
+            if entry.state == "offered" and entry.offered_to is not None:
+                await self.store.update_agent(entry.offered_to, self._settle("cancelled"))
+                batch.events.append(OfferRevoked(ticket, entry.offered_to, "left"))
+                batch.agents.add(entry.offered_to)
+            abandoned = Abandoned(ticket, entry.work_order_id, self._now() - entry.enqueued_at)
+            batch.events.append(abandoned)
+            batch.lines.add(entry.line)
+            return abandoned
+
+        return await self._run(op)
+
+    async def agent_online(self, agent: AgentPresence, state: AgentState = "ready") -> AgentPresence:
+        """Register or refresh an agent's profile (unit, skills, capacity), keeping live counters.
+
+        `state` ready/away/offline is applied; a live state (offered/busy/wrap_up, e.g. the state
+        seen before a reconnect) keeps the agent's current state, or makes a new agent ready."""
+
+        async def op(batch: _Batch) -> AgentPresence:
+            now = self._now()
+            old = await self.store.get_agent(agent.agent_id)
+            if old is not None:
+                agent.active_calls, agent.pending_offers = old.active_calls, old.pending_offers
+                agent.state, agent.idle_since = old.state, old.idle_since
+                agent.missed_offers, agent.wrapup_until = old.missed_offers, old.wrapup_until
+            agent.last_heartbeat = now
+            await self.store.upsert_agent(agent)
+            if state in ("ready", "away", "offline"):
+                return await self._set_state(agent.agent_id, state, batch)
+            if agent.state in ("offered", "busy", "wrap_up"):  # a console reconnecting mid-call
+                batch.agents.add(agent.agent_id)
+                return agent
+            return await self._set_state(agent.agent_id, "ready", batch)
+
+        return await self._run(op)
+
+    async def agent_state(self, agent_id: int, state: AgentState) -> AgentPresence:
+        """ready / away / offline from the agent; away or offline withdraws ringing offers."""
+        return await self._run(lambda batch: self._set_state(agent_id, state, batch))
+
+    async def _set_state(self, agent_id: int, state: AgentState, batch: _Batch) -> AgentPresence:
+        now = self._now()
+        agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
+        if agent is None:
+            raise UnknownAgent(f"agent {agent_id} is not online")
+        if state != "ready" and agent.pending_offers > 0:  # a ringing offer holds a pending slot
+            for entry in await self.store.list_waiting():
+                if entry.state == "offered" and entry.offered_to == agent_id:
+                    await self._revoke(entry, "taken", batch)
+        batch.agents.add(agent_id)
+        return agent
+
+    async def heartbeat(self, agent_id: int) -> bool:
+        """Keep the agent's presence alive; False when unknown or expired (call agent_online again)."""
+        now = self._now()
+
+        def beat(agent: AgentPresence) -> None:
+            agent.last_heartbeat = now
+
+        agent = await self.store.update_agent(agent_id, beat)
+        return agent is not None and agent.state != "offline"
+
+    async def _offered_to(self, ticket: str, agent_id: int) -> WaitingEntry:
+        entry = await self.store.get_entry(ticket)
+        if entry is None:
+            raise UnknownTicket(f"ticket {ticket} is not in the queue")
+        if entry.state != "offered" or entry.offered_to != agent_id:
+            raise NotOffered(f"ticket {ticket} is not offered to agent {agent_id}")
+        return entry
+
+    async def accept(self, ticket: str, agent_id: int) -> Connected:
+        """offer → connected; only the agent the ticket is offered to, before the countdown ends."""
+
+        async def op(batch: _Batch) -> Connected:
+            now = self._now()
+            entry = await self._offered_to(ticket, agent_id)
+            if entry.offer_expires_at is not None and now > entry.offer_expires_at:
+                await self._revoke(entry, "timeout", batch)
+                raise OfferExpired(f"the offer of ticket {ticket} expired")
+            removed = await self.store.remove_entry(ticket)
+            if removed is None:
+                raise UnknownTicket(f"ticket {ticket} left the queue")
+            if removed.state != "offered" or removed.offered_to != agent_id:
+                await self.store.add_entry(removed)  # another process revoked it meanwhile
+                raise NotOffered(f"ticket {ticket} is no longer offered to agent {agent_id}")
+            await self.store.update_agent(agent_id, self._settle("accepted"))
+            waited = now - entry.enqueued_at
+            connected = Connected(
+                ticket, agent_id, entry.work_order_id, entry.fallback_level, waited, entry.line
+            )
+            batch.events.append(connected)
+            batch.lines.add(entry.line)
+            batch.agents.add(agent_id)
+            return connected
+
+        return await self._run(op)
+
+    async def decline(self, ticket: str, agent_id: int) -> None:
+        """Back to the original place; the agent's miss counts towards going away."""
+
+        async def op(batch: _Batch) -> None:
+            await self._revoke(await self._offered_to(ticket, agent_id), "declined", batch)
+
+        await self._run(op)
+
+    async def call_ended(self, agent_id: int, handle_time_s: float, line: str) -> AgentPresence:
+        """Record the handle time for the line's estimate; the agent wraps up or is ready again."""
+
+        async def op(batch: _Batch) -> AgentPresence:
+            now, s = self._now(), self.settings
+            if handle_time_s >= 0:
+                await self.store.add_handle_time(line, handle_time_s, s.aht_window)
+            agent = await self.store.update_agent(agent_id, lambda a: rules.end_call(a, now, s.wrapup_s))
+            if agent is None:
+                raise UnknownAgent(f"agent {agent_id} is not online")
+            batch.lines.add(line)
+            batch.agents.add(agent_id)
+            return agent
+
+        return await self._run(op)
+
+    async def tick(self) -> None:
+        """Time-based changes: offer timeouts, presence expiry, wrap-up ends, fallback widening."""
+
+        async def op(batch: _Batch) -> None:
+            now, s = self._now(), self.settings
+            gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
+            batch.agents |= gone
+            for agent in await self.store.list_agents():
+                if rules.finish_wrapup(agent, now):
+                    await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
+                    batch.agents.add(agent.agent_id)
+            for entry in await self.store.list_waiting():
+                if entry.state == "offered" and entry.offered_to in gone:
+                    await self._revoke(entry, "taken", batch)
+                elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
+                    await self._revoke(entry, "timeout", batch)
+                elif self._last_tick is not None and reachable_level(
+                    entry, now, s.fallback_after_s
+                ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
+                    batch.lines.add(entry.line)  # the search widened: the estimate may change
+            self._last_tick = now
+            async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
+                entries, agents = await self.store.list_waiting(), await self.store.list_agents()
+                self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
+
+        await self._run(op)
+
+    def reset_timers(self) -> None:
+        """Forget what earlier ticks saw (leak suspects, the last tick time): call it when this
+        process becomes the one that ticks, so sightings from an earlier term are not trusted."""
+        self._last_tick = None
+        self._leak_suspects = set()
+
+    async def status(self, ticket: str) -> QueueStatus | None:
+        """Position and expected wait of one queued ticket; None when not queued. Reads only the
+        ticket's line (a position counts within its line)."""
+        entry = await self.store.get_entry(ticket)
+        if entry is None:
+            return None
+        return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
+
+    async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
+        """Statuses of many tickets from one read (for a PositionsChanged event: pass its `lines`
+        to read only those lines instead of the whole queue)."""
+        wanted = list(tickets)
+        asked = set(wanted)
+        if lines is None:
+            entries = await self.store.list_waiting()
+        else:
+            entries = [e for line in sorted(set(lines)) for e in await self.store.list_waiting(line)]
+        agents = await self.store.list_agents()
+        lines = {e.line for e in entries if e.ticket in asked}
+        samples = {line: await self.store.handle_times(line) for line in lines}
+        return build_statuses(wanted, entries, agents, samples, self._now(), self.settings)

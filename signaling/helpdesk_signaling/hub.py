@@ -1,0 +1,167 @@
+"""Who is connected where, which two members share a room, and who dropped until when."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from helpdesk_signaling.errors import SignalingError
+from helpdesk_signaling.protocol import PeerDropped, PeerResumed, dump
+
+log = logging.getLogger(__name__)
+
+CLOSE_REPLACED = 4001  # a newer socket of the same member took over
+CLOSE_HEARTBEAT = 4002  # silent for more than twice the heartbeat interval
+CLOSE_SLOW = 4003  # the outbound queue overflowed: the client does not read
+
+
+class Connection(Protocol):
+    """One live socket as the hub sees it; `deliver` queues text without waiting for the network."""
+
+    id: str
+
+    def deliver(self, text: str) -> bool: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class Room:
+    id: str
+    members: tuple[str, str]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    dropped: dict[str, float] = field(default_factory=dict)  # member -> grace deadline (epoch s)
+
+    def peer_of(self, member: str) -> str:
+        a, b = self.members
+        if member == a:
+            return b
+        if member == b:
+            return a
+        raise SignalingError("not_in_room", f"you are not a member of room {self.id}")
+
+
+@dataclass
+class ExpiredRoom:
+    """A room whose grace ran out; the hub has closed it, the app ends the call."""
+
+    room: Room
+    dropped: list[str]  # who was gone at the deadline (earliest deadline first)
+
+
+class Hub(Protocol):
+    """The contract both backends pass (tests/helpdesk_signaling/test_hub_contract.py)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def connect(self, member: str, conn: Connection, now: float | None = None) -> list[Room]: ...
+    async def disconnect(self, member: str, conn: Connection, *, now: float,
+                         grace_s: float) -> list[Room]: ...
+    async def touch(self, member: str, conn: Connection, now: float) -> None: ...
+    async def is_online(self, member: str) -> bool: ...
+    async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool: ...
+    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool: ...
+    async def open_room(self, room_id: str, members: tuple[str, str],
+                        metadata: dict[str, Any] | None = None) -> Room: ...
+    async def get_room(self, room_id: str) -> Room | None: ...
+    async def rooms_of(self, member: str) -> list[Room]: ...
+    async def close_room(self, room_id: str) -> Room | None: ...
+    async def expire(self, now: float) -> list[ExpiredRoom]: ...
+
+
+class MemoryHub:
+    """The embedded backend: one process, plain dicts, no locks needed on one event loop."""
+
+    def __init__(self) -> None:
+        self._conns: dict[str, Connection] = {}
+        self._rooms: dict[str, Room] = {}
+        self._member_rooms: dict[str, set[str]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for conn in list(self._conns.values()):
+            await conn.close(1001, "server shutting down")
+        self._conns.clear()
+
+    async def connect(self, member: str, conn: Connection, now: float | None = None) -> list[Room]:
+        """Register the socket (closing an older one) and resume the rooms the member had dropped."""
+        old = self._conns.get(member)
+        self._conns[member] = conn
+        if old is not None and old is not conn:
+            await old.close(CLOSE_REPLACED, "replaced by a newer connection")
+        resumed = []
+        for room in await self.rooms_of(member):
+            if room.dropped.pop(member, None) is not None:
+                resumed.append(room)
+                await self.send(room.peer_of(member), PeerResumed(room=room.id))
+        return resumed
+
+    async def disconnect(self, member: str, conn: Connection, *, now: float, grace_s: float) -> list[Room]:
+        """Forget the socket; if it was the member's live one, start the grace in each of its rooms."""
+        if self._conns.get(member) is not conn:
+            return []  # a replaced socket: the newer one is live, nothing dropped
+        del self._conns[member]
+        rooms = await self.rooms_of(member)
+        for room in rooms:
+            room.dropped[member] = now + grace_s
+            await self.send(room.peer_of(member), PeerDropped(room=room.id, grace_s=grace_s))
+        return rooms
+
+    async def touch(self, member: str, conn: Connection, now: float) -> None:
+        return None  # liveness is the socket itself in one process
+
+    async def is_online(self, member: str) -> bool:
+        return member in self._conns
+
+    async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool:
+        conn = self._conns.get(member)
+        return conn is not None and conn.deliver(dump(message))
+
+    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+        room = self._rooms.get(room_id)
+        if room is None or from_member not in room.members:
+            raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
+        return await self.send(room.peer_of(from_member), message)
+
+    async def open_room(self, room_id: str, members: tuple[str, str],
+                        metadata: dict[str, Any] | None = None) -> Room:
+        if members[0] == members[1]:
+            raise SignalingError("conflict", "a room needs two different members")
+        if room_id in self._rooms:
+            raise SignalingError("conflict", f"room {room_id} already exists")
+        room = Room(room_id, members, dict(metadata or {}))
+        self._rooms[room_id] = room
+        for m in members:
+            self._member_rooms.setdefault(m, set()).add(room_id)
+        return room
+
+    async def get_room(self, room_id: str) -> Room | None:
+        return self._rooms.get(room_id)
+
+    async def rooms_of(self, member: str) -> list[Room]:
+        return [self._rooms[r] for r in sorted(self._member_rooms.get(member, ())) if r in self._rooms]
+
+    async def close_room(self, room_id: str) -> Room | None:
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            for m in room.members:
+                ids = self._member_rooms.get(m)
+                if ids is not None:
+                    ids.discard(room_id)
+                    if not ids:
+                        del self._member_rooms[m]
+        return room
+
+    async def expire(self, now: float) -> list[ExpiredRoom]:
+        """Close and return every room with a grace deadline at or before `now` (idempotent)."""
+        due = [r for r in self._rooms.values() if r.dropped and min(r.dropped.values()) <= now]
+        out = []
+        for room in due:
+            await self.close_room(room.id)
+            out.append(ExpiredRoom(room, sorted(room.dropped, key=room.dropped.__getitem__)))
+        return out

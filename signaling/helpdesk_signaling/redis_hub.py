@@ -1,0 +1,363 @@
+"""The Redis backend: rooms and drop deadlines in Redis, delivery by pub/sub to whichever process
+holds the member's socket.
+
+Key layout (P = the prefix passed in; every key expires or is swept):
+  P sig:room:<room>     hash  a, b, meta (JSON), dropped:<member> = deadline   TTL room_ttl_s
+  P sig:mrooms:<member> set   room ids of the member                           TTL room_ttl_s
+  P sig:owner:<member>  str   id of the member's live connection               TTL owner_ttl_s (ping)
+  P sig:seen            zset  member scored by its last connect/ping           TTL room_ttl_s, swept
+  P sig:drops           zset  "<room>\\t<member>" scored by grace deadline      TTL room_ttl_s, swept
+A member whose process died (no close, no ping for owner_ttl_s) is marked dropped by the next
+expire(), so its peer hears `peer.dropped` and the call ends after the grace like any other drop.
+Channels: P sig:m:<member> carries "M<json>" (a message) or "R<conn id>" (a newer socket took over);
+P sig:proc:<uuid> keeps this process's subscriber alive. Scripts touch the keys of one room and its
+two members; on Redis Cluster give every key of a deployment one hash tag in the prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from helpdesk_signaling.errors import SignalingError
+from helpdesk_signaling.hub import CLOSE_REPLACED, Connection, ExpiredRoom, Room
+from helpdesk_signaling.protocol import PeerDropped, PeerResumed, dump, error
+
+log = logging.getLogger(__name__)
+
+_CONNECT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('HDEL', ARGV[3] .. r, 'dropped:' .. ARGV[4]) == 1 then
+    redis.call('ZREM', KEYS[3], r .. '\\t' .. ARGV[4])
+    table.insert(out, r)
+  end
+end
+return out
+"""
+_DISCONNECT = """
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] ~= '' and cur and cur ~= ARGV[1] then return false end
+if ARGV[1] == '' then
+  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
+  if not seen or tonumber(seen) > tonumber(ARGV[5]) then return false end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[4], ARGV[4])
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ARGV[3] .. r) == 1 then
+    redis.call('HSET', ARGV[3] .. r, 'dropped:' .. ARGV[4], ARGV[2])
+    redis.call('ZADD', KEYS[3], ARGV[2], r .. '\\t' .. ARGV[4])
+    redis.call('EXPIRE', KEYS[3], ARGV[6])
+    table.insert(out, r)
+  end
+end
+return out
+"""
+_TOUCH = """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+return 1
+"""
+_RELAY = """
+local m = redis.call('HMGET', KEYS[1], 'a', 'b')
+local peer
+if m[1] == ARGV[1] then peer = m[2] elseif m[2] == ARGV[1] then peer = m[1] else return -1 end
+return redis.call('PUBLISH', ARGV[2] .. peer, ARGV[3])
+"""
+_OPEN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[2], 'meta', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+for i = 2, 3 do
+  redis.call('SADD', KEYS[i], ARGV[5])
+  redis.call('EXPIRE', KEYS[i], ARGV[4])
+end
+return 1
+"""
+# Close a room; with ARGV[2] (now) only if some member's grace deadline has passed, and then the due
+# drop entries ARGV[4..] that turn out stale (room gone or member back) are removed. Returns the hash.
+_CLOSE = """
+local h = redis.call('HGETALL', KEYS[1])
+local room = ARGV[1]
+local f = {}
+for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+if ARGV[2] ~= '' then
+  local due = false
+  for k, v in pairs(f) do
+    if string.sub(k, 1, 8) == 'dropped:' and tonumber(v) <= tonumber(ARGV[2]) then due = true end
+  end
+  if not due then
+    for i = 4, #ARGV do
+      local sc = redis.call('ZSCORE', KEYS[2], ARGV[i])
+      if sc and tonumber(sc) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[2], ARGV[i]) end
+    end
+    return {}
+  end
+end
+if #h == 0 then return h end
+redis.call('DEL', KEYS[1])
+for _, m in ipairs({f['a'], f['b']}) do
+  redis.call('SREM', ARGV[3] .. m, room)
+  redis.call('ZREM', KEYS[2], room .. '\\t' .. m)
+end
+return h
+"""
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class RedisHub:
+    """Same contract as MemoryHub; any process may hold either member's socket."""
+
+    def __init__(self, redis: Redis, prefix: str = "hd:", *, room_ttl_s: int = 12 * 3600,
+                 owner_ttl_s: int = 60, grace_s: float = 30.0) -> None:
+        self.redis = redis
+        self.p = prefix + "sig:"
+        self.room_ttl_s = room_ttl_s
+        self.owner_ttl_s = owner_ttl_s  # keep ≥ 3 × heartbeat_s: pings refresh it
+        self.grace_s = grace_s  # for members of dead processes (live sockets pass their own)
+        self._conns: dict[str, Connection] = {}
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._proc_channel = f"{self.p}proc:{uuid.uuid4().hex}"
+        self._ready = asyncio.Event()
+        self._lost = False  # the subscriber lost Redis and has not resubscribed yet
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connect = redis.register_script(_CONNECT)
+        self._disconnect = redis.register_script(_DISCONNECT)
+        self._touch = redis.register_script(_TOUCH)
+        self._relay = redis.register_script(_RELAY)
+        self._open = redis.register_script(_OPEN)
+        self._close = redis.register_script(_CLOSE)
+
+    def _room_key(self, room_id: str) -> str:
+        return f"{self.p}room:{room_id}"
+
+    def _member_keys(self, member: str) -> list[str]:
+        return [f"{self.p}owner:{member}", f"{self.p}mrooms:{member}", f"{self.p}drops", f"{self.p}seen"]
+
+    def _channel(self, member: str) -> str:
+        return f"{self.p}m:{member}"
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="redis-hub-listener")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        for conn in list(self._conns.values()):
+            await conn.close(1001, "server shutting down")
+        self._conns.clear()
+
+    async def _listen(self) -> None:
+        """One subscriber per process; on a Redis failure resubscribe every local member."""
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self._proc_channel, *(self._channel(m) for m in self._conns))
+                self._pubsub = pubsub
+                self._ready.set()
+                if self._lost:
+                    log.warning("signaling subscriber back on Redis")
+                    self._lost = False
+                async for item in pubsub.listen():
+                    if item.get("type") == "message":
+                        self._dispatch(_s(item["channel"]), _s(item["data"]))
+            except asyncio.CancelledError:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+                raise
+            except (RedisError, OSError) as exc:
+                if not self._lost:
+                    log.error("signaling subscriber lost Redis (%s); closing %d local sockets with "
+                              "`unavailable`, retrying every 1 s", exc, len(self._conns))
+                    self._lost = True
+                self._pubsub = None
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+                await self._refuse_local()
+                await asyncio.sleep(1)
+
+    async def _refuse_local(self) -> None:
+        """Messages published while the subscriber is gone are lost: tell this process's sockets
+        (`error unavailable`, close 1011) so their clients reconnect and resync from `welcome`."""
+        for conn in list(self._conns.values()):
+            conn.deliver(dump(error("unavailable", "signaling lost Redis; reconnect shortly")))
+            await conn.close(1011, "unavailable")
+
+    def _dispatch(self, channel: str, data: str) -> None:
+        member = channel.removeprefix(self.p + "m:")
+        conn = self._conns.get(member)
+        if conn is None:
+            return
+        if data.startswith("M"):
+            conn.deliver(data[1:])
+        elif data.startswith("R") and data[1:] != conn.id:
+            del self._conns[member]
+            task = asyncio.create_task(self._kicked(member, conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _kicked(self, member: str, conn: Connection) -> None:
+        await conn.close(CLOSE_REPLACED, "replaced by a newer connection")
+        if member not in self._conns and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(self._channel(member))
+
+    async def connect(self, member: str, conn: Connection, now: float | None = None) -> list[Room]:
+        old = self._conns.get(member)
+        self._conns[member] = conn
+        if old is not None and old is not conn:
+            await old.close(CLOSE_REPLACED, "replaced by a newer connection")
+        try:
+            await self.redis.publish(self._channel(member), "R" + conn.id)  # other processes let go
+            if old is None and self._pubsub is not None:
+                await self._pubsub.subscribe(self._channel(member))
+            ids = await self._connect(keys=self._member_keys(member),
+                                      args=[conn.id, self.owner_ttl_s, f"{self.p}room:", member,
+                                            repr(time.time() if now is None else now), self.room_ttl_s])
+        except BaseException:
+            if self._conns.get(member) is conn:
+                del self._conns[member]
+            raise
+        resumed = []
+        for rid in ids:
+            room = await self.get_room(_s(rid))
+            if room is not None:
+                resumed.append(room)
+                await self.send(room.peer_of(member), PeerResumed(room=room.id))
+        return resumed
+
+    async def disconnect(self, member: str, conn: Connection, *, now: float, grace_s: float) -> list[Room]:
+        if self._conns.get(member) is conn:
+            del self._conns[member]
+            if self._pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(self._channel(member))
+        ids = await self._disconnect(
+            keys=self._member_keys(member),
+            args=[conn.id, repr(now + grace_s), f"{self.p}room:", member, "", self.room_ttl_s])
+        return await self._notify_dropped(member, ids, grace_s)
+
+    async def _notify_dropped(self, member: str, ids: Any, grace_s: float) -> list[Room]:
+        rooms = []
+        for rid in ids or []:
+            room = await self.get_room(_s(rid))
+            if room is not None:
+                rooms.append(room)
+                await self.send(room.peer_of(member), PeerDropped(room=room.id, grace_s=grace_s))
+        return rooms
+
+    async def touch(self, member: str, conn: Connection, now: float) -> None:
+        """Refresh the ownership key and last-seen time while the socket pings (if it still owns it)."""
+        try:
+            await self._touch(keys=self._member_keys(member),
+                              args=[conn.id, self.owner_ttl_s, repr(now), member, self.room_ttl_s])
+        except (RedisError, OSError) as exc:
+            log.warning("could not refresh member %s in Redis: %s", member, exc)
+
+    async def is_online(self, member: str) -> bool:
+        return member in self._conns or bool(await self.redis.exists(f"{self.p}owner:{member}"))
+
+    async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool:
+        """Publish to the member's channel; False if no process holds its socket."""
+        try:
+            return int(await self.redis.publish(self._channel(member), "M" + dump(message))) > 0
+        except (RedisError, OSError) as exc:
+            raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
+
+    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+        try:
+            n = int(await self._relay(keys=[self._room_key(room_id)],
+                                      args=[from_member, self.p + "m:", "M" + dump(message)]))
+        except (RedisError, OSError) as exc:
+            raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
+        if n < 0:
+            raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
+        return n > 0
+
+    async def open_room(self, room_id: str, members: tuple[str, str],
+                        metadata: dict[str, Any] | None = None) -> Room:
+        if members[0] == members[1]:
+            raise SignalingError("conflict", "a room needs two different members")
+        meta = dict(metadata or {})
+        ok = await self._open(
+            keys=[self._room_key(room_id), f"{self.p}mrooms:{members[0]}", f"{self.p}mrooms:{members[1]}"],
+            args=[members[0], members[1], json.dumps(meta), self.room_ttl_s, room_id])
+        if not int(ok):
+            raise SignalingError("conflict", f"room {room_id} already exists")
+        return Room(room_id, members, meta)
+
+    def _room(self, room_id: str, flat: Any) -> Room | None:
+        if isinstance(flat, dict):
+            h = {_s(k): _s(v) for k, v in flat.items()}
+        else:
+            items = [_s(x) for x in flat]
+            h = dict(zip(items[::2], items[1::2], strict=True))
+        if "a" not in h:
+            return None
+        dropped = {k[8:]: float(v) for k, v in h.items() if k.startswith("dropped:")}
+        return Room(room_id, (h["a"], h["b"]), json.loads(h.get("meta") or "{}"), dropped)
+
+    async def get_room(self, room_id: str) -> Room | None:
+        return self._room(room_id, await self.redis.hgetall(self._room_key(room_id)))
+
+    async def rooms_of(self, member: str) -> list[Room]:
+        ids = sorted(_s(r) for r in await self.redis.smembers(f"{self.p}mrooms:{member}"))
+        rooms = [await self.get_room(r) for r in ids]
+        return [r for r in rooms if r is not None]
+
+    async def close_room(self, room_id: str) -> Room | None:
+        flat = await self._close(keys=[self._room_key(room_id), f"{self.p}drops"],
+                                 args=[room_id, "", f"{self.p}mrooms:"])
+        return self._room(room_id, flat)
+
+    async def expire(self, now: float) -> list[ExpiredRoom]:
+        """Mark members of dead processes dropped, then close each room with a due deadline; the
+        scripts make exactly one process act on each member and each room."""
+        cutoff = now - self.owner_ttl_s
+        for m in await self.redis.zrangebyscore(f"{self.p}seen", "-inf", repr(cutoff)):
+            member = _s(m)
+            if member in self._conns:  # alive here, whatever the score says
+                await self.touch(member, self._conns[member], now)
+                continue
+            ids = await self._disconnect(keys=self._member_keys(member),
+                                         args=["", repr(now + self.grace_s), f"{self.p}room:", member,
+                                               repr(cutoff), self.room_ttl_s])
+            if ids is not None:
+                log.warning("member %s stopped pinging with no close (its process died?): dropped", member)
+            await self._notify_dropped(member, ids, self.grace_s)
+        due: dict[str, list[str]] = {}
+        for entry in await self.redis.zrangebyscore(f"{self.p}drops", "-inf", repr(now)):
+            due.setdefault(_s(entry).split("\t", 1)[0], []).append(_s(entry))
+        out = []
+        for rid, entries in due.items():
+            flat = await self._close(keys=[self._room_key(rid), f"{self.p}drops"],
+                                     args=[rid, repr(now), f"{self.p}mrooms:", *entries])
+            room = self._room(rid, flat)
+            if room is not None:
+                out.append(ExpiredRoom(room, sorted(room.dropped, key=room.dropped.__getitem__)))
+        return out

@@ -1,0 +1,150 @@
+"""Remote site inspection through the whole app, in two headless Chromium pages (fake camera): the
+agent starts the inspection from the call, the applicant consents, the applicant's camera reaches the
+server's peer (recorded), the agent marks every point and takes a snapshot (stored JPEG, its SHA-256
+on the row), ends with "pass", and the applicant downloads the report PDF."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+from sqlalchemy import select
+
+from helpdesk.config import Settings
+from tests.journey.browser import chromium, collect_console
+from tests.journey.live import PASSWORD, Browser, Live, live_app
+from tests.journey.test_browser_call import STEP_MS, video_flowing, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHECKLIST = {
+    "title": "企业经营场所现场勘验",
+    "points": [
+        {"key": "door", "title": "门头与门牌", "guidance": "请站在门口，拍摄门头和门牌号。", "compliance": "门头与申报名称一致"},
+        {"key": "room", "title": "经营场所内部", "guidance": "请缓慢环拍室内一周。", "compliance": "场所面积与申报一致"},
+    ],
+    "change_note": "浏览器测试",
+}
+
+
+async def test_remote_inspection_end_to_end(settings: Settings, chromium_path: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_INSPECTION_LOOPBACK", "1")  # the server peer offers 127.0.0.1 (tests only)
+    logs: list[str] = []
+    async with live_app(settings) as live, chromium(chromium_path) as browser:
+        assert "inspection" in live.state.components, "the inspection component is not wired into the app"
+        async with Browser(live) as sup:  # a supervisor gives the seeded item its checklist
+            await sup.login(live.seed["supervisor"].username)
+            r = await sup.http.put(f"/api/inspections/checklists/{live.seed['item'].id}", json=CHECKLIST)
+            assert r.status_code == 200, r.text
+        agent_ctx = await browser.new_context(base_url=live.url)
+        applicant_ctx = await browser.new_context(base_url=live.url, viewport={"width": 390, "height": 844})
+        agent, applicant = await agent_ctx.new_page(), await applicant_ctx.new_page()
+        for page in (agent, applicant):
+            collect_console(page, logs)
+            page.set_default_timeout(STEP_MS)
+        try:
+            await run_inspection(live, agent, applicant)
+        except BaseException:
+            print("\n".join(logs[-80:]))
+            await agent.screenshot(path=str(tmp_path / "agent.png"), full_page=True)
+            await applicant.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
+            raise
+
+
+async def connect_call(live: Live, agent: Page, applicant: Page) -> None:
+    seed = live.seed
+    await agent.goto("/console/")
+    await agent.fill("#login-username", seed["agent"].username)
+    await agent.fill("#login-password", PASSWORD)
+    await agent.click("#login-submit")
+    await expect(agent.locator("#workbench")).to_be_visible()
+    await agent.click("#ready-toggle")
+    await expect(agent.locator("#agent-state")).to_have_attribute("data-state", "ready")
+    await applicant.goto(f"/help?item={seed['item'].code}&unit={seed['county'].code}")
+    await expect(applicant.locator("#item-name")).to_have_text("企业设立登记")
+    await applicant.click("#help-button")
+    await expect(agent.locator("#offer-card")).to_be_visible()
+    await agent.click("#offer-accept")
+    for page in (agent, applicant):
+        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
+    await video_flowing(agent)
+
+
+def point(agent: Page, n: int) -> Any:
+    return agent.locator("#inspection-root .insp-points > li").nth(n)
+
+
+async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
+    from helpdesk_inspection.models import EvidenceSnapshot, Inspection, InspectionReport
+
+    comp = live.state.components["inspection"]
+    await connect_call(live, agent, applicant)
+
+    # The item is open to remote inspection: the agent starts one; the applicant is asked first.
+    await expect(agent.locator("#inspection-start")).to_be_visible()
+    await agent.click("#inspection-start")
+    await expect(applicant.locator("#inspection-consent")).to_be_visible()
+    await expect(applicant.locator("#inspection-consent-notice")).to_contain_text("录像")
+    async with live.state.sessions() as s:
+        insp = (await s.scalars(select(Inspection))).one()
+        assert insp.status == "awaiting_consent" and insp.recordings == []
+    await applicant.click("#inspection-accept")
+    await expect(applicant.locator("#inspection-consent")).to_be_hidden()
+    await expect(applicant.locator("#inspection-step")).to_contain_text("门头与门牌")
+    await expect(point(agent, 1)).to_be_visible()
+
+    # The applicant's camera reaches the server's peer, which records it; the call goes on meanwhile.
+    async def frames() -> int:
+        peer = comp.live.peer(insp.id)
+        return peer.recorder.frames_received if peer is not None and peer.recorder.started else 0
+
+    assert await wait_for(lambda: _at_least(frames, 20), timeout=30)
+    await expect(applicant.locator("body")).to_have_attribute("data-inspection-peer", "connected")
+    await video_flowing(agent)
+
+    # A snapshot of the first point: a JPEG on disk whose SHA-256 is on the row.
+    await point(agent, 0).get_by_role("button", name="截图", exact=True).click()
+    await expect(agent.locator("#inspection-snapshots li")).to_have_count(1)
+    async with live.state.sessions() as s:
+        snap = (await s.scalars(select(EvidenceSnapshot))).one()
+    data = (Path(live.state.settings.recordings_dir) / snap.storage_key).read_bytes()
+    assert data[:3] == b"\xff\xd8\xff" and hashlib.sha256(data).hexdigest() == snap.sha256
+    assert snap.point_key == "door" and snap.width > 0 and snap.height > 0
+
+    # Every point passes (the applicant's guidance follows the agent's step), then the agent ends: pass.
+    for n in range(2):
+        await point(agent, n).locator("b").click()  # step to the point
+        await expect(applicant.locator("#inspection-step")).to_contain_text(CHECKLIST["points"][n]["title"])
+        await point(agent, n).locator("input").fill("符合要求")
+        await point(agent, n).get_by_role("button", name="合格", exact=True).click()
+        await expect(point(agent, n).locator(".insp-mark")).to_contain_text("合格")
+    await agent.get_by_role("button", name="通过", exact=True).click()
+    await expect(agent.locator("#inspection-reports a[data-report='pdf']")).to_be_visible()
+    await expect(applicant.locator("#inspection-report")).to_be_visible()
+    await expect(applicant.locator("#inspection-state")).to_contain_text("通过")
+
+    # The applicant downloads the report (their own session's cookies).
+    href = await applicant.locator("#inspection-report a").get_attribute("href")
+    assert href == f"/api/inspections/{insp.id}/report.pdf"
+    res = await applicant.context.request.get(href)
+    assert res.status == 200 and (await res.body())[:5] == b"%PDF-"
+
+    async with live.state.sessions() as s:
+        done = await s.get(Inspection, insp.id)
+        assert done is not None and done.status == "ended" and done.outcome == "pass"
+        assert done.recordings and done.recordings[0]["size"] > 0
+        assert (await s.scalars(select(InspectionReport).where(InspectionReport.inspection_id == insp.id))).one()
+
+    # The call is still up; the applicant's camera went back to the front.
+    for page in (agent, applicant):
+        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
+    await agent.click("#hangup")
+    await expect(agent.locator("#wrapup-form")).to_be_visible()
+
+
+async def _at_least(check: Any, n: int) -> bool:
+    return bool(await check() >= n)
