@@ -4,11 +4,15 @@ set-up, and the hooks they call back into the journey."""
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Any
 
 import helpdesk_kb
 from fastapi import FastAPI
+from helpdesk_inspection import component as inspection
+from helpdesk_inspection.routes import make_router as inspection_router
 
-from helpdesk.deps import get_current_staff, get_session
+from helpdesk.access import can_view_work_order
+from helpdesk.deps import get_current_staff, get_optional_applicant, get_optional_staff, get_session
 from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
 from helpdesk.state import AppState
 
@@ -18,8 +22,17 @@ def include_component_routes(app: FastAPI) -> None:
                                                on_send_to_call=send_to_call_hook(app),
                                                load_work_order_notes=work_order_notes))
     helpdesk_kb.install_error_handler(app)
+    app.include_router(inspection_router(session_dep=get_session, maybe_staff=get_optional_staff,
+                                         maybe_applicant=get_optional_applicant, staff_may_see=can_view_work_order))
 
 
 async def wire_kb(state: AppState, stack: AsyncExitStack) -> None:
     await helpdesk_kb.wire(state, stack)
     state.components["kb_guide"] = helpdesk_kb.guide_for_item
+
+
+async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
+    async def send_to_member(member: str, message: dict[str, Any]) -> None:
+        await state.components["journey"].hub.send(member, message)
+
+    await inspection.wire(state, stack, send_to_member=send_to_member)

@@ -105,3 +105,12 @@ async def get_current_applicant(request: Request, state: StateDep, session: Sess
 
 
 CurrentApplicant = Annotated[Applicant, Depends(get_current_applicant)]
+
+
+async def get_optional_staff(request: Request, state: StateDep, session: SessionDep) -> Staff | None:
+    """The logged-in staff member, or None (routes that serve staff and applicants alike)."""
+    return await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
+
+
+async def get_optional_applicant(request: Request, state: StateDep, session: SessionDep) -> Applicant | None:
+    return await load_applicant_from_cookie(state, session, request.cookies.get(APPLICANT_COOKIE))

@@ -121,8 +121,8 @@ async def names(
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Display names of staff and units, for reports."""
     sids, uids = {i for i in staff_ids if i}, {i for i in unit_ids if i}
-    staff = dict((await session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(sids)))).tuples().all())
-    units = dict((await session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(uids)))).tuples().all())
+    staff = {i: n for i, n in (await session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(sids))))}
+    units = {i: n for i, n in (await session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(uids))))}
     return staff, units
 
 

@@ -198,6 +198,9 @@ class Journey:
         if closed is None:
             return
         meta = closed.metadata
+        inspection = self.state.components.get("inspection")
+        if inspection is not None:  # a live inspection ends with its call; what was recorded stays
+            await inspection.on_call_ended(meta["work_order"], reason)
         now = self.now()
         async with self.state.sessions() as session:
             wo = await session.get(WorkOrder, meta["work_order"])
@@ -318,6 +321,23 @@ class Journey:
         elif isinstance(msg, p.Hangup):
             room = await self.member_room(member, msg.room)
             await self.end_call(room, reason="hangup", by=member)
+        elif isinstance(msg, p.InspectionSignal):
+            await self.member_room(member, msg.room)
+            await self.inspection_signal(member, msg)
+
+    async def inspection_signal(self, member: str, msg: p.InspectionSignal) -> None:
+        """The applicant's camera negotiating with the server-side inspection peer."""
+        from helpdesk_inspection.component import ws_error
+        from helpdesk_inspection.errors import InspectionError
+
+        component = self.state.components.get("inspection")
+        if component is None:
+            raise SignalingError("unavailable", "remote inspection is not running on this server")
+        try:
+            payload = msg.model_dump(mode="json", exclude_unset=True) | {"type": msg.type}
+            await component.handle_client_message(member, payload)
+        except InspectionError as exc:
+            raise SignalingError(ws_error(exc)["code"], exc.message) from exc
 
     async def member_room(self, member: str, room_id: str) -> Room:
         room = await self.hub.get_room(room_id)
@@ -357,8 +377,9 @@ class Journey:
         for ticket in list(self.offline_since):
             if ticket not in waiting:
                 del self.offline_since[ticket]
+        online = await self.hub.online([applicant_member(t) for t in waiting])  # one round trip
         for ticket in waiting:
-            if await self.hub.is_online(applicant_member(ticket)):
+            if applicant_member(ticket) in online:
                 self.offline_since.pop(ticket, None)
                 continue
             since = self.offline_since.setdefault(ticket, now)

@@ -282,6 +282,18 @@ class RedisHub:
     async def is_online(self, member: str) -> bool:
         return member in self._conns or bool(await self.redis.exists(f"{self.p}owner:{member}"))
 
+    async def online(self, members: list[str]) -> set[str]:
+        """Which of `members` are online: the local ones, then one pipelined round trip for the rest."""
+        out = {m for m in members if m in self._conns}
+        rest = [m for m in members if m not in out]
+        if rest:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for m in rest:
+                    pipe.exists(f"{self.p}owner:{m}")
+                found = await pipe.execute()
+            out.update(m for m, n in zip(rest, found, strict=True) if n)
+        return out
+
     async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool:
         """Publish to the member's channel; False if no process holds its socket."""
         try:

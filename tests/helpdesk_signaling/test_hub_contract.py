@@ -26,6 +26,7 @@ async def test_send_reaches_only_a_connected_member(hub_factory: HubFactory) -> 
     assert not await hub.send(B, {"type": "pong"})
     await eventually(lambda: ca.types() == ["pong"])
     assert await hub.is_online(A) and not await hub.is_online(B)
+    assert await hub.online([A, B, C]) == {A}
 
 
 async def test_relay_only_between_room_members(hub_factory: HubFactory) -> None:
@@ -144,6 +145,8 @@ async def test_replacement_across_instances_closes_the_old_socket(hub_factory: H
     hub1, hub2 = await hub_factory(), await hub_factory()
     old, new = FakeConn(), FakeConn()
     await hub1.connect(A, old)
+    await hub1.connect(B, FakeConn())
+    assert await hub2.online([A, B, C]) == {A, B}  # seen from another process too
     await hub2.connect(A, new)
     await eventually(lambda: old.closed is not None)
     assert await hub1.disconnect(A, old, now=1.0, grace_s=30) == []

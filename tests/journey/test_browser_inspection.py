@@ -20,14 +20,12 @@ from tests.journey.test_browser_call import STEP_MS, video_flowing, wait_for
 
 pytestmark = pytest.mark.browser
 
-CHECKLIST = {
-    "title": "企业经营场所现场勘验",
-    "points": [
-        {"key": "door", "title": "门头与门牌", "guidance": "请站在门口，拍摄门头和门牌号。", "compliance": "门头与申报名称一致"},
-        {"key": "room", "title": "经营场所内部", "guidance": "请缓慢环拍室内一周。", "compliance": "场所面积与申报一致"},
-    ],
-    "change_note": "浏览器测试",
-}
+POINTS = [
+    {"key": "door", "title": "门头与门牌", "guidance": "请站在门口，拍摄门头和门牌号。",
+     "compliance": "门头与申报名称一致"},
+    {"key": "room", "title": "经营场所内部", "guidance": "请缓慢环拍室内一周。", "compliance": "场所面积与申报一致"},
+]
+CHECKLIST = {"title": "企业经营场所现场勘验", "points": POINTS, "change_note": "浏览器测试"}
 
 
 async def test_remote_inspection_end_to_end(settings: Settings, chromium_path: str, tmp_path: Path,
@@ -61,16 +59,16 @@ async def connect_call(live: Live, agent: Page, applicant: Page) -> None:
     await agent.fill("#login-username", seed["agent"].username)
     await agent.fill("#login-password", PASSWORD)
     await agent.click("#login-submit")
-    await expect(agent.locator("#workbench")).to_be_visible()
+    await expect(agent.locator("#workbench")).to_be_visible(timeout=STEP_MS)
     await agent.click("#ready-toggle")
-    await expect(agent.locator("#agent-state")).to_have_attribute("data-state", "ready")
+    await expect(agent.locator("#agent-state")).to_have_attribute("data-state", "ready", timeout=STEP_MS)
     await applicant.goto(f"/help?item={seed['item'].code}&unit={seed['county'].code}")
-    await expect(applicant.locator("#item-name")).to_have_text("企业设立登记")
+    await expect(applicant.locator("#item-name")).to_have_text("企业设立登记", timeout=STEP_MS)
     await applicant.click("#help-button")
-    await expect(agent.locator("#offer-card")).to_be_visible()
+    await expect(agent.locator("#offer-card")).to_be_visible(timeout=STEP_MS)
     await agent.click("#offer-accept")
     for page in (agent, applicant):
-        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
+        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected", timeout=STEP_MS)
     await video_flowing(agent)
 
 
@@ -85,17 +83,17 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     await connect_call(live, agent, applicant)
 
     # The item is open to remote inspection: the agent starts one; the applicant is asked first.
-    await expect(agent.locator("#inspection-start")).to_be_visible()
+    await expect(agent.locator("#inspection-start")).to_be_visible(timeout=STEP_MS)
     await agent.click("#inspection-start")
-    await expect(applicant.locator("#inspection-consent")).to_be_visible()
-    await expect(applicant.locator("#inspection-consent-notice")).to_contain_text("录像")
+    await expect(applicant.locator("#inspection-consent")).to_be_visible(timeout=STEP_MS)
+    await expect(applicant.locator("#inspection-consent-notice")).to_contain_text("录像", timeout=STEP_MS)
     async with live.state.sessions() as s:
         insp = (await s.scalars(select(Inspection))).one()
         assert insp.status == "awaiting_consent" and insp.recordings == []
     await applicant.click("#inspection-accept")
-    await expect(applicant.locator("#inspection-consent")).to_be_hidden()
-    await expect(applicant.locator("#inspection-step")).to_contain_text("门头与门牌")
-    await expect(point(agent, 1)).to_be_visible()
+    await expect(applicant.locator("#inspection-consent")).to_be_hidden(timeout=STEP_MS)
+    await expect(applicant.locator("#inspection-step")).to_contain_text("门头与门牌", timeout=STEP_MS)
+    await expect(point(agent, 1)).to_be_visible(timeout=STEP_MS)
 
     # The applicant's camera reaches the server's peer, which records it; the call goes on meanwhile.
     async def frames() -> int:
@@ -103,12 +101,12 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
         return peer.recorder.frames_received if peer is not None and peer.recorder.started else 0
 
     assert await wait_for(lambda: _at_least(frames, 20), timeout=30)
-    await expect(applicant.locator("body")).to_have_attribute("data-inspection-peer", "connected")
+    await expect(applicant.locator("body")).to_have_attribute("data-inspection-peer", "connected", timeout=STEP_MS)
     await video_flowing(agent)
 
     # A snapshot of the first point: a JPEG on disk whose SHA-256 is on the row.
     await point(agent, 0).get_by_role("button", name="截图", exact=True).click()
-    await expect(agent.locator("#inspection-snapshots li")).to_have_count(1)
+    await expect(agent.locator("#inspection-snapshots li")).to_have_count(1, timeout=STEP_MS)
     async with live.state.sessions() as s:
         snap = (await s.scalars(select(EvidenceSnapshot))).one()
     data = (Path(live.state.settings.recordings_dir) / snap.storage_key).read_bytes()
@@ -118,14 +116,15 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     # Every point passes (the applicant's guidance follows the agent's step), then the agent ends: pass.
     for n in range(2):
         await point(agent, n).locator("b").click()  # step to the point
-        await expect(applicant.locator("#inspection-step")).to_contain_text(CHECKLIST["points"][n]["title"])
+        step = applicant.locator("#inspection-step")
+        await expect(step).to_contain_text(POINTS[n]["title"], timeout=STEP_MS)
         await point(agent, n).locator("input").fill("符合要求")
         await point(agent, n).get_by_role("button", name="合格", exact=True).click()
-        await expect(point(agent, n).locator(".insp-mark")).to_contain_text("合格")
-    await agent.get_by_role("button", name="通过", exact=True).click()
-    await expect(agent.locator("#inspection-reports a[data-report='pdf']")).to_be_visible()
-    await expect(applicant.locator("#inspection-report")).to_be_visible()
-    await expect(applicant.locator("#inspection-state")).to_contain_text("通过")
+        await expect(point(agent, n).locator(".insp-mark")).to_contain_text("合格", timeout=STEP_MS)
+    await agent.get_by_role("button", name="通过", exact=True).click()  # recording finalised, report made
+    await expect(agent.locator("#inspection-reports a[data-report='pdf']")).to_be_visible(timeout=STEP_MS)
+    await expect(applicant.locator("#inspection-report")).to_be_visible(timeout=STEP_MS)
+    await expect(applicant.locator("#inspection-state")).to_contain_text("通过", timeout=STEP_MS)
 
     # The applicant downloads the report (their own session's cookies).
     href = await applicant.locator("#inspection-report a").get_attribute("href")
@@ -136,14 +135,16 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     async with live.state.sessions() as s:
         done = await s.get(Inspection, insp.id)
         assert done is not None and done.status == "ended" and done.outcome == "pass"
-        assert done.recordings and done.recordings[0]["size"] > 0
+        seg = done.recordings[0]
+        assert seg["bytes"] > 0 and seg["frames"] > 0 and not seg["error"], seg
+        assert (Path(live.state.settings.recordings_dir) / seg["key"]).stat().st_size == seg["bytes"]
         assert (await s.scalars(select(InspectionReport).where(InspectionReport.inspection_id == insp.id))).one()
 
     # The call is still up; the applicant's camera went back to the front.
     for page in (agent, applicant):
-        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
+        await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected", timeout=STEP_MS)
     await agent.click("#hangup")
-    await expect(agent.locator("#wrapup-form")).to_be_visible()
+    await expect(agent.locator("#wrapup-form")).to_be_visible(timeout=STEP_MS)
 
 
 async def _at_least(check: Any, n: int) -> bool:
