@@ -15,7 +15,7 @@ from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
 from helpdesk.applicants.routes import router as applicants_router
 from helpdesk.clock import Clock, SystemClock
-from helpdesk.components import include_component_routes, wire_inspection, wire_kb
+from helpdesk.components import include_component_routes, wire_inspection, wire_kb, wire_notifications
 from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
@@ -103,4 +103,4 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection]
+    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection, wire_notifications]

@@ -36,3 +36,17 @@ async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
         await state.components["journey"].hub.send(member, message)
 
     await inspection.wire(state, stack, send_to_member=send_to_member)
+
+
+async def wire_notifications(state: AppState, stack: AsyncExitStack) -> None:
+    """Stored staff notifications are also pushed live to the staff member's console socket."""
+    notifier = state.components.get("notifier")
+    if notifier is None:
+        return
+
+    async def push(staff_id: int, payload: dict[str, Any]) -> None:
+        message = {"type": "notification", "work_order": payload.get("work_order_id"),
+                   "at": payload.get("created_at"), **payload}
+        await state.components["journey"].hub.send(f"s:{staff_id}", message)
+
+    notifier.on_notification = push

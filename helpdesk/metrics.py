@@ -59,7 +59,7 @@ SOCKETS_CLOSED_FOR_RESTART = Counter("helpdesk_sockets_drained",
                                      registry=REGISTRY)
 PAIRING_SECONDS = Histogram("helpdesk_pairing_seconds", "Offer accepted by the agent → room opened and "
                             "`room.joined` sent to both members.", registry=REGISTRY,
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 KB_QUERY_SECONDS = Histogram("helpdesk_kb_query_seconds", "Knowledge-base search latency.", registry=REGISTRY,
                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2))
 RECORDINGS_RUNNING = Gauge("helpdesk_recordings_running", "Inspection recordings running in this process.",

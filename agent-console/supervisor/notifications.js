@@ -29,8 +29,9 @@ export function titleIn(title, lang) {
   const han = /[\u4e00-\u9fff]/;
   if (parts.length !== 2 || !han.test(parts[0]) || han.test(parts[1])) return title || '';
   if (lang !== 'en') return parts[0].trim();
+  const en = parts[1].trim().replace(/^./, (c) => c.toUpperCase());
   const number = parts[0].match(/[A-Z]{2}\d{8}-\w+/);
-  return number ? `${parts[1].trim()} (${number[0]})` : parts[1].trim();
+  return number ? `${en} (${number[0]})` : en;
 }
 
 export function createNotifications({ onOpen }) {

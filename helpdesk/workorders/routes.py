@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from helpdesk.deps import ClockDep, CurrentStaff, SessionDep
+from helpdesk.accountability.service import open_followup
+from helpdesk.deps import ClockDep, CurrentStaff, SessionDep, SettingsDep
 from helpdesk.errors import Forbidden
 from helpdesk.journey.schemas import WrapUpIn
 from helpdesk.org.models import OrgUnit, ServiceItem
@@ -17,6 +18,7 @@ from helpdesk.workorders import service
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 
 router = APIRouter(tags=["workorders"])
+FOLLOW_UP_STATES = {WorkOrderStatus.unresolved, WorkOrderStatus.callback_pending}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,7 +38,8 @@ def summary(wo: WorkOrder) -> dict[str, Any]:
         "fallback_level": wo.fallback_level, "offers_declined": wo.offers_declined,
         "ended_reason": wo.ended_reason, "callback_phone": wo.callback_phone, "callback_at": wo.callback_at,
         "due_at": iso(wo.due_at), "created_at": iso(wo.created_at), "updated_at": iso(wo.updated_at),
-        "transferred_from_id": wo.transferred_from_id,
+        "transferred_from_id": wo.transferred_from_id, "flag": wo.flag, "owner_unit_id": wo.owner_unit_id,
+        "claimed_at": iso(wo.claimed_at),
     }
 
 
@@ -75,10 +78,13 @@ async def get_work_order(work_order_id: str, staff: CurrentStaff, session: Sessi
 
 @router.post("/api/workorders/{work_order_id}/wrapup")
 async def wrap_up(work_order_id: str, body: WrapUpIn, staff: CurrentStaff, session: SessionDep,
-                  clock: ClockDep) -> dict[str, Any]:
+                  clock: ClockDep, settings: SettingsDep) -> dict[str, Any]:
     wo = await repo.get_visible(session, staff, work_order_id)
     if wo.agent_id != staff.id:
         raise Forbidden("only the agent who took the call wraps it up")
-    await service.wrap_up(session, wo, outcome=body.outcome, notes=body.notes, staff_id=staff.id, now=clock.now())
+    now = clock.now()
+    await service.wrap_up(session, wo, outcome=body.outcome, notes=body.notes, staff_id=staff.id, now=now)
+    if wo.status in FOLLOW_UP_STATES:  # the unresolved clock starts now, not at the next sweep
+        await open_followup(session, settings, wo, now, by=f"s:{staff.id}")
     await session.commit()
     return summary(wo)

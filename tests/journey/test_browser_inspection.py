@@ -149,3 +149,47 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
 
 async def _at_least(check: Any, n: int) -> bool:
     return bool(await check() >= n)
+
+
+async def test_kb_panel_sends_into_the_call(settings: Settings, chromium_path: str, tmp_path: Path) -> None:
+    """The console's knowledge-base panel during a call: the item's guide is suggested; its blank form
+    and the article itself, sent into the call, reach the applicant's page (the article readable there)."""
+    from tests.journey.test_kb_in_call import publish_guide
+
+    logs: list[str] = []
+    async with live_app(settings) as live, chromium(chromium_path) as browser:
+        async with Browser(live) as sup:
+            await sup.login(live.seed["supervisor"].username)
+            await publish_guide(sup, live.seed["item"].id, live.seed["department"].id)
+        agent_ctx = await browser.new_context(base_url=live.url)
+        applicant_ctx = await browser.new_context(base_url=live.url, viewport={"width": 390, "height": 844})
+        agent, applicant = await agent_ctx.new_page(), await applicant_ctx.new_page()
+        for page in (agent, applicant):
+            collect_console(page, logs)
+            page.set_default_timeout(STEP_MS)
+        try:
+            await connect_call(live, agent, applicant)
+            kb = agent.locator("#kb-panel")
+            await expect(kb).to_have_attribute("data-mode", "call", timeout=STEP_MS)
+            hit = kb.locator(".kb-hit").filter(has_text="企业设立登记办事指南")
+            await expect(hit).to_be_visible(timeout=STEP_MS)
+            await hit.locator(".kb-send").click()  # the article itself
+            article = applicant.locator("#file-list li[data-source='kb'] details")
+            await expect(article).to_contain_text("企业设立登记办事指南", timeout=STEP_MS)
+            await article.locator("summary").click()
+            frame = applicant.frame_locator("#file-list li[data-source='kb'] iframe")
+            await expect(frame.locator("body")).to_contain_text("名称使用承诺书", timeout=STEP_MS)
+            assert await frame.locator("script").count() == 0
+
+            await hit.locator(".kb-hit-open").click()  # its blank form
+            await kb.locator(".kb-files .kb-send").first.click()
+            form = applicant.locator("#file-list li[data-source='kb'] a[download]")
+            await expect(form).to_have_text("名称使用承诺书.pdf", timeout=STEP_MS)
+            res = await applicant.context.request.get(await form.get_attribute("href") or "")
+            assert res.status == 200 and (await res.body()).startswith(b"%PDF")
+            await expect(agent.locator("#file-list")).to_contain_text("名称使用承诺书.pdf", timeout=STEP_MS)
+        except BaseException:
+            print("\n".join(logs[-80:]))
+            await agent.screenshot(path=str(tmp_path / "agent.png"), full_page=True)
+            await applicant.screenshot(path=str(tmp_path / "applicant.png"), full_page=True)
+            raise

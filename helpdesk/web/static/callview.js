@@ -4,7 +4,7 @@
 // in the small adapter section below.
 
 import { CallPeer } from '/static/signaling/rtc.js';
-import { upload, detailText } from './api.js';
+import { get, upload, detailText } from './api.js';
 import { t, setText, formatSize, formatTime } from './i18n.js';
 
 export const CALL_STATES = ['idle', 'offered', 'connecting', 'connected', 'reconnecting', 'ended'];
@@ -224,12 +224,46 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     if (!mine && !pending) notifyIfHidden(el.chatLog);
   }
 
+  /** A knowledge-base article sent into the call: read in place (sanitised by the server, sandboxed here). */
+  function articleView(f) {
+    const box = document.createElement('details');
+    box.className = 'kb-article-link';
+    const summary = document.createElement('summary');
+    summary.textContent = `${t('file.kb_article')}：${f.name}`;
+    box.append(summary);
+    box.addEventListener('toggle', async () => {
+      if (!box.open || box.dataset.loaded) return;
+      box.dataset.loaded = '1';
+      try {
+        const a = await get(f.url);
+        const frame = document.createElement('iframe');
+        frame.setAttribute('sandbox', 'allow-popups allow-popups-to-escape-sandbox'); // never scripts
+        frame.title = a.title || f.name;
+        frame.srcdoc = `<!doctype html><meta charset="utf-8"><base target="_blank">${a.html || ''}`;
+        box.append(frame);
+      } catch (err) {
+        const p = document.createElement('p');
+        p.className = 'field-error';
+        p.textContent = t('file.failed', { detail: detailText(err) || err.code });
+        box.append(p);
+      }
+    });
+    return box;
+  }
+
   function addFile(f, from) {
     if (!f || (f.id && seenFiles.has(f.id))) return;
     if (f.id) seenFiles.add(f.id);
     const li = document.createElement('li');
     li.dataset.fileId = f.id ?? '';
     li.className = from && from === me() ? 'mine' : 'theirs';
+    if (f.source) li.dataset.source = f.source;
+    if (f.source === 'kb' && String(f.url || '').startsWith('/api/kb/public/articles/')) {
+      li.append(articleView(f));
+      el.fileList.append(li);
+      if (li.className !== 'mine') notifyIfHidden(el.fileList);
+      return;
+    }
     const a = document.createElement('a');
     a.href = f.url;
     a.textContent = f.name;
