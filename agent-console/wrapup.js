@@ -42,6 +42,8 @@ export function createWrapup({ onDone }) {
     start(info) {
       workOrder = info.work_order;
       form.reset();
+      // A warm transfer that the other unit accepted: the outcome is already known.
+      if (info.reason === 'transferred') $('wrapup-outcome').value = 'transferred';
       err.hidden = true;
       const reason = info.reason ? t(`ended.reason.${info.reason}`) : '';
       const why = reason.startsWith('ended.') ? info.reason : reason;

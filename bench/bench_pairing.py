@@ -157,10 +157,17 @@ async def commandstats(r: Any) -> dict[str, int]:
     return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
 
 
-def monitor_counts(path: Path, start: float, end: float) -> dict[str, int]:
-    """Commands clients sent in [start, end) from a `redis-cli monitor` capture (commands run inside
-    Lua scripts are listed as [0 lua] and left out: what is left is what crossed the network)."""
+PIPELINE_GAP_S = 0.0001
+
+
+def monitor_counts(path: Path, start: float, end: float) -> tuple[dict[str, int], int]:
+    """(commands clients sent in [start, end) by name, estimated round trips) from a `redis-cli
+    monitor` capture. Commands run inside Lua scripts ([0 lua]) are left out. A round trip is a run
+    of commands from one connection less than 0.1 ms apart (a pipeline or MULTI/EXEC arrives in one
+    write; a command sent after the previous reply is later than that on this machine)."""
     out: dict[str, int] = {}
+    last: dict[str, float] = {}
+    trips = 0
     with path.open(errors="replace") as f:
         for line in f:
             ts, _, rest = line.partition(" ")
@@ -170,9 +177,31 @@ def monitor_counts(path: Path, start: float, end: float) -> dict[str, int]:
                 continue
             if not start <= t < end or rest.startswith("[0 lua]") or "] " not in rest:
                 continue
-            cmd = rest.split("] ", 1)[1].split(" ", 1)[0].strip().strip('"').lower()
+            client, cmdline = rest.split("] ", 1)
+            cmd = cmdline.split(" ", 1)[0].strip().strip('"').lower()
+            if cmd == "info":
+                continue
             out[cmd] = out.get(cmd, 0) + 1
-    return out
+            if t - last.get(client, -1.0) > PIPELINE_GAP_S:
+                trips += 1
+            last[client] = t
+    return out, trips
+
+
+def cpu_s(procs: list[Proc]) -> float:
+    """User + system CPU seconds the server processes have used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in procs:
+        assert p.popen is not None
+        fields = Path(f"/proc/{p.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def redis_cpu_s(r: Any) -> float:
+    info = await r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
@@ -275,6 +304,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         by_room = {room: applicants[i] for room, i in data["rooms"].items()}
         r = aioredis.Redis.from_url(redis_url, decode_responses=True)
         assert await r.zcard(prefix + "q:all") == args.applicants
+        load_before = os.getloadavg()[0]
         log(f"{args.applicants} waiting; measuring the idle background for 3 s")
         port = redis_url.rsplit(":", 1)[1].split("/")[0]
         capture = tmp / "monitor.txt"
@@ -282,8 +312,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             monitor = subprocess.Popen(["redis-cli", "-p", port, "monitor"], stdout=out)
         await asyncio.sleep(1.0)
         c0, t_idle, w_idle = await commandstats(r), time.monotonic(), time.time()
+        cpu0, rcpu0 = cpu_s(procs), await redis_cpu_s(r)
         await asyncio.sleep(3.0)
         c1, w_idle_end = await commandstats(r), time.time()
+        cpu1, rcpu1 = cpu_s(procs), await redis_cpu_s(r)
         idle_s = time.monotonic() - t_idle
         background = {k: v / idle_s for k, v in delta(c1, c0).items() if k not in ("info",)}
 
@@ -291,6 +323,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pairings: list[dict[str, Any]] = []
         t_pair = time.monotonic()
         c2, w_pair = await commandstats(r), time.time()
+        cpu2, rcpu2 = cpu_s(procs), await redis_cpu_s(r)
         for n, agent in enumerate(agents):
             if time.monotonic() - started > args.budget_s:
                 log(f"  time budget spent: stopping after {n} pairings")
@@ -307,15 +340,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 recent = [p["ms"] for p in pairings[-50:]]
                 log(f"  paired {n + 1}/{len(agents)}: last 50 p50 {statistics.median(recent):.1f} ms")
         c3, w_pair_end = await commandstats(r), time.time()
+        cpu3, rcpu3 = cpu_s(procs), await redis_cpu_s(r)
         pair_s = time.monotonic() - t_pair
         monitor.terminate()
         monitor.wait(5)
-        sent_idle = monitor_counts(capture, w_idle, w_idle_end)
-        sent_pair = monitor_counts(capture, w_pair, w_pair_end)
+        log("pairing done; counting the monitor capture")
+        sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)
+        sent_pair, trips_pair = monitor_counts(capture, w_pair, w_pair_end)
         sent_bg = {k: v / (w_idle_end - w_idle) for k, v in sent_idle.items() if k != "info"}
         sent_net = {k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
                     for k, v in sent_pair.items() if k != "info"}
         sent_per_pairing = {k: v for k, v in sent_net.items() if v >= 0.5}
+        idle_len, pair_len = w_idle_end - w_idle, w_pair_end - w_pair
+        trips_per = (trips_pair - trips_idle / idle_len * pair_len) / len(pairings)
+        cpu_bg, rcpu_bg = (cpu1 - cpu0) / idle_len, (rcpu1 - rcpu0) / idle_len
+        cpu_per = ((cpu3 - cpu2) - cpu_bg * pair_len) / len(pairings)
+        rcpu_per = ((rcpu3 - rcpu2) - rcpu_bg * pair_len) / len(pairings)
         used = delta(c3, c2)
         used.pop("info", None)
         net = {k: v - background.get(k, 0) * pair_s for k, v in used.items()}
@@ -347,19 +387,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "pair_s": pair_s, "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
             "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
             "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
-            "sent_bg_per_s": sum(sent_bg.values()),
+            "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per, "trips_bg": trips_idle / idle_len,
+            "cpu_ms": cpu_per * 1000, "redis_cpu_ms": rcpu_per * 1000, "cpu_bg": cpu_bg, "rcpu_bg": rcpu_bg,
+            "load_before": load_before,
             "background_per_s": sum(background.values()),
             "background": dict(sorted(background.items(), key=lambda kv: -kv[1])[:6]),
             "messages": sum(s.received for s in socks),
             "took_s": time.monotonic() - started,
         }
     finally:
-        for s in socks:
-            await s.close()
         for p in procs:
             if args.profile:
                 p.stop()
             p.kill()
+        for s in socks:  # the servers are gone: no close handshakes to wait for
+            if s.reader is not None:
+                s.reader.cancel()
         if redis_server is not None:
             redis_server.stop()
         await pg.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -384,11 +427,14 @@ def report(res: dict[str, Any]) -> str:
     sent = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["sent_per_pairing"].items(), key=lambda kv: -kv[1]))
     lines += [
         "",
+        f"- CPU per pairing (load-independent): **{res['cpu_ms']:.0f} ms** of the two server processes "
+        f"(user+system from /proc, idle background of {res['cpu_bg'] * 100:.0f} % of a core subtracted) "
+        f"and {res['redis_cpu_ms']:.1f} ms of Redis (background {res['rcpu_bg'] * 100:.0f} %).",
         f"- Pairing p50 when agent and applicant sit on different processes: {res['pair_cross_p50']:.1f} ms, "
         f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
-        f"- Redis round trips per pairing: **{res['sent_total']:.0f}** commands sent by the two processes "
-        f"(`redis-cli monitor` capture, commands inside Lua scripts excluded, the idle background of "
-        f"{res['sent_bg_per_s']:.0f}/s subtracted; a MULTI/EXEC counts each queued command): {sent}.",
+        f"- Redis round trips per pairing: **{res['trips']:.0f}** (estimated from a `redis-cli monitor` "
+        f"capture: a pipeline or MULTI/EXEC is one; idle background of {res['trips_bg']:.0f}/s subtracted); "
+        f"commands sent: {res['sent_total']:.0f} ({sent}); commands inside Lua scripts excluded.",
         f"- Counting the commands Lua scripts run inside Redis too (INFO commandstats): "
         f"{res['per_pairing_total']:.0f} per pairing: {top}.",
         f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
@@ -396,7 +442,9 @@ def report(res: dict[str, Any]) -> str:
         f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
         f"{res['agents'] + res['applicants']} sockets took {res['connect_s']:.0f} s.",
         f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} at the end.",
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {res['load_before']:.1f} before "
+        f"pairing and {load:.1f} at the end (other sessions share the machine: latency is wall-clock under "
+        f"that contention, the CPU figures are not).",
     ]
     return "\n".join(lines)
 
@@ -406,12 +454,12 @@ def main() -> None:
     ap.add_argument("--applicants", type=int, default=1000)
     ap.add_argument("--agents", type=int, default=300)
     ap.add_argument("--lines", type=int, default=10, help="waiting lines (items) the applicants spread over")
-    ap.add_argument("--relay-samples", type=int, default=300)
+    ap.add_argument("--relay-samples", type=int, default=200)
     ap.add_argument("--relay-rooms", type=int, default=50)
     ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
     ap.add_argument("--profile", default=None, help="run the processes under cProfile, files in this folder")
     ap.add_argument("--timeout-s", type=float, default=175.0, help="hard bound of the whole run")
-    ap.add_argument("--budget-s", type=float, default=140.0, help="stop pairing after this much run time")
+    ap.add_argument("--budget-s", type=float, default=115.0, help="stop pairing after this much run time")
     args = ap.parse_args()
     res = asyncio.run(asyncio.wait_for(run(args), args.timeout_s))
     print()

@@ -60,7 +60,7 @@ def log(msg: str) -> None:
 class ServeProc(Proc):
     """`helpdesk serve` as the container runs it (DrainingServer: graceful shutdown)."""
 
-    def start(self) -> None:
+    def start(self, profile: Path | None = None) -> None:  # no profiling here
         out = self.log_path.open("ab")
         helpdesk = Path(sys.executable).with_name("helpdesk")
         self.popen = subprocess.Popen([str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -512,18 +512,19 @@ async def scrape(proc: Proc) -> dict[str, float]:
 
 def histogram_quantile(samples: list[dict[str, float]], name: str, q: float) -> float | None:
     """Quantile from the summed cumulative buckets of several processes (upper bound of the bucket)."""
-    buckets: Counter[float] = Counter()
+    buckets: dict[float, float] = {}
     for m in samples:
         for key, v in m.items():
             if key.startswith(name + "_bucket{"):
-                le = key.split("le=", 1)[1].rstrip("}")
-                buckets[float("inf") if le == "+Inf" else float(le)] += v
-    if not buckets or buckets[float("inf")] == 0:
+                raw = key.split("le=", 1)[1].rstrip("}")
+                bound = float("inf") if raw == "+Inf" else float(raw)
+                buckets[bound] = buckets.get(bound, 0.0) + v
+    total = buckets.get(float("inf"), 0.0)
+    if not total:
         return None
-    total = buckets[float("inf")]
-    for le in sorted(buckets):
-        if buckets[le] >= q * total:
-            return le
+    for bound in sorted(buckets):
+        if buckets[bound] >= q * total:
+            return bound
     return None
 
 
@@ -593,7 +594,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"B {rss[-1][2] / 1024:.0f} MB, restarts {restarts}")
                 next_progress = now + 60
             if now >= next_restart and len(cluster.live()) == 2:
-                victim = procs[restarts % 2]
+                victim = procs[0]  # always A: B lives through the run, for the memory-growth figure
                 restarts += 1
                 next_restart = now + args.restart_min * 60
                 background.add(asyncio.create_task(restart(cluster, victim, stats)))
@@ -675,8 +676,8 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
     warm = [r for r in rss if r[0] >= min(120.0, res["took"] / 4)] or rss
     first, last = warm[0], rss[-1]
     peak = max(max(r[1], r[2]) for r in rss)
-    growth = [(last[i] - first[i]) / 1024 for i in (1, 2)]
-    hours = max(1e-9, (last[0] - first[0]) / 3600)
+    growth_b = (last[2] - first[2]) / 1024
+    slope_b = slope([(t / 3600, b / 1024) for t, _, b in warm])
     p50 = histogram_quantile(res["metrics"], "helpdesk_pairing_seconds", 0.5)
     p99 = histogram_quantile(res["metrics"], "helpdesk_pairing_seconds", 0.99)
     waits = sorted(stats.waits)
@@ -692,8 +693,8 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         "real HTTP + WebSocket API; "
         f"{args.rtc_share:.0%} of calls negotiate real aiortc peers (data channel) through the servers,",
         f"the others relay fake SDP/candidates; {args.drop_share:.0%} of applicants drop their socket mid-call and "
-        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; one process "
-        f"is restarted gracefully every {args.restart_min:g} min.",
+        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; process A "
+        f"is restarted gracefully (SIGTERM) every {args.restart_min:g} min, B never.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -708,9 +709,10 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         f"| pairing (accept → room open) p50 / p99, bucket bound | {fmt_s(p50)} / {fmt_s(p99)} |",
         f"| server RSS after warm-up (t={first[0] / 60:.0f} min) A / B | {first[1] / 1024:.0f} / "
         f"{first[2] / 1024:.0f} MB |",
-        f"| server RSS at the end A / B | {last[1] / 1024:.0f} / {last[2] / 1024:.0f} MB (peak {peak / 1024:.0f}) |",
-        f"| **memory growth** A / B | **{growth[0]:+.1f} / {growth[1]:+.1f} MB** "
-        f"({growth[0] / hours:+.1f} / {growth[1] / hours:+.1f} MB/h; a restart resets a process) |",
+        f"| server RSS at the end A (restarted) / B | {last[1] / 1024:.0f} / {last[2] / 1024:.0f} MB "
+        f"(peak {peak / 1024:.0f}) |",
+        f"| **memory growth of B** (never restarted), end − after warm-up | **{growth_b:+.1f} MB** "
+        f"(least-squares slope {slope_b:+.1f} MB/h over {len(warm)} samples) |",
         f"| applicants still waiting at the end (queue) | {res['waiting_left']:.0f} |",
         f"| Redis keys left under the prefix | {sum(res['keys'].values())} "
         f"({', '.join(f'{k} × {v}' for k, v in sorted(res['keys'].items()))}) |",
@@ -724,6 +726,15 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
                   ""]
     lines += ["Events: " + "; ".join(f"{k} × {v}" for k, v in sorted(stats.events.items())) + "."]
     return lines
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    if len(points) < 2:
+        return float("nan")
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else float("nan")
 
 
 def quant(xs: list[float], q: float) -> float:

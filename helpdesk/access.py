@@ -83,3 +83,11 @@ async def can_view_work_order(session: AsyncSession, staff: Staff, wo_id: str) -
     scope = work_order_scope(staff, await staff_unit_path(session, staff))
     found = await session.scalar(select(WorkOrder.id).where(WorkOrder.id == wo_id, scope).limit(1))
     return found is not None
+
+
+async def visible_unit_ids(session: AsyncSession, staff: Staff) -> list[int] | None:
+    """The units whose figures the staff member may read (unit_scope); None: every unit (admin)."""
+    if staff.role == Role.admin:
+        return None
+    scope = unit_scope(staff, await staff_unit_path(session, staff))
+    return list(await session.scalars(select(OrgUnit.id).where(scope)))

@@ -20,6 +20,7 @@ from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
+from helpdesk.headers import SecurityHeadersMiddleware
 from helpdesk.health import router as health_router
 from helpdesk.journey.routes import router as journey_router
 from helpdesk.journey.supervision import wire_supervision
@@ -37,6 +38,7 @@ from helpdesk.workorders.routes import router as workorders_router
 
 log = logging.getLogger(__name__)
 
+MULTIPART_OVERHEAD = 64 * 1024
 # Each wiring step gets the state and the exit stack (to register its shutdown) once per process.
 Wiring = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 
@@ -68,9 +70,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                      "on" if state.redis is not None else "off")
             yield
 
-    app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan)
+    # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
+    # the largest upload plus room for the multipart envelope.
+    app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan,
+                  max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD)
     install_error_handlers(app)
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from helpdesk_inspection import component as inspection
 from helpdesk_inspection.routes import make_router as inspection_router
 
-from helpdesk.access import can_view_work_order
+from helpdesk.access import can_view_work_order, visible_unit_ids
 from helpdesk.deps import get_current_staff, get_optional_applicant, get_optional_staff, get_session
 from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
 from helpdesk.state import AppState
@@ -23,7 +23,8 @@ def include_component_routes(app: FastAPI) -> None:
                                                load_work_order_notes=work_order_notes))
     helpdesk_kb.install_error_handler(app)
     app.include_router(inspection_router(session_dep=get_session, maybe_staff=get_optional_staff,
-                                         maybe_applicant=get_optional_applicant, staff_may_see=can_view_work_order))
+                                         maybe_applicant=get_optional_applicant, staff_may_see=can_view_work_order,
+                                         staff_units=visible_unit_ids))
 
 
 async def wire_kb(state: AppState, stack: AsyncExitStack) -> None:

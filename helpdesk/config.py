@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     session_max_age_s: int = 12 * 3600
     applicant_session_max_age_s: int = 7 * 24 * 3600
     default_language: Literal["zh-CN", "en"] = "zh-CN"
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["'self'"],
+        description="Who may embed the pages in a frame (CSP frame-ancestors), e.g. the provincial app's "
+        "web-view origin `https://app.example.gov.cn`; `'none'`: nobody.")
+    metrics_public: bool | None = Field(
+        None, description="GET /metrics without a token. Default: only in dev mode; otherwise it needs "
+        "`Authorization: Bearer` with an API token of scope `metrics:read`.")
 
     # Login throttling: after `login_free_failures` failures in `login_window_s`, each further attempt
     # waits an exponentially growing lock-out (capped).
@@ -100,6 +107,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
+        for source in self.frame_ancestors:  # one header value: nothing may end the directive
+            if not source or any(c in source for c in ";,\r\n") or " " in source.strip():
+                raise ValueError(f"HELPDESK_FRAME_ANCESTORS: not a CSP source: {source!r}")
         if not self.dev_mode:
             for name in ("secret_key", "handoff_secret"):
                 if getattr(self, name) == DEV_SECRET:
@@ -117,6 +127,10 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.public_base_url.startswith("https://")
+
+    @property
+    def metrics_open(self) -> bool:
+        return self.dev_mode if self.metrics_public is None else self.metrics_public
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,8 +1,11 @@
 """CSRF protection for cookie-authenticated state changes (double submit of a signed token).
 
-Every page load gets a signed `hd_csrf` cookie readable by our scripts; a POST/PUT/PATCH/DELETE
-that carries a session cookie must echo it in the X-CSRF-Token header. Requests authenticated by
-a Bearer API token carry no cookies and need no CSRF token.
+Every response sets a signed `hd_csrf` cookie (readable by our scripts) when the browser has none,
+so a page is always loaded with one. Every POST/PUT/PATCH/DELETE must echo it in the X-CSRF-Token
+header, with or without a session cookie: the cookie-less ones are exactly the requests that *start*
+a session (staff login, the applicant's first POST /api/help/session), and a cross-site page must not
+be able to log a victim into a session of the attacker's choosing (login CSRF). Only the Bearer
+API-token routes are exempt: they carry no cookies.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpdesk.errors import error_body
-from helpdesk.security import APPLICANT_COOKIE, CSRF_COOKIE, CSRF_HEADER, STAFF_COOKIE, Signer
+from helpdesk.security import CSRF_COOKIE, CSRF_HEADER, Signer
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 EXEMPT_PREFIXES = ("/api/integrations/",)  # Bearer-token routes
@@ -34,18 +37,19 @@ class CSRFMiddleware:
         cookie_token = jar[CSRF_COOKIE].value if CSRF_COOKIE in jar else ""
         path: str = scope.get("path", "")
         if scope["method"] in UNSAFE and not path.startswith(EXEMPT_PREFIXES):
-            has_session = STAFF_COOKIE in jar or APPLICANT_COOKIE in jar or path.endswith("/login")
             header_token = headers.get(CSRF_HEADER, "")
             ok = (
                 bool(cookie_token)
                 and self.signer.csrf_token_valid(cookie_token)
                 and hmac.compare_digest(cookie_token, header_token)
             )
-            if has_session and not ok:
+            if not ok:
                 await _reject(send)
                 return
         needs_cookie = not (cookie_token and self.signer.csrf_token_valid(cookie_token))
         new_token = self.signer.new_csrf_token() if needs_cookie else ""
+        # The page rendered by this very response (the help page) can carry the token it sets.
+        scope.setdefault("state", {})["csrf_token"] = new_token or cookie_token
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and new_token:

@@ -3,6 +3,7 @@ client's header), served only as downloads that a browser will never run."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import os
@@ -60,8 +61,8 @@ def sniff_type(head: bytes, filename: str) -> str | None:
             return DOCX_BY_EXT.get(ext)
         return str(kind.mime)
     if ext == ".txt":
-        try:
-            head.decode("utf-8")
+        try:  # the head may end inside a character: only invalid bytes refuse it
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         except UnicodeDecodeError:
             return None
         return "text/plain"

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -172,10 +172,29 @@ class _Fixed(Collector):
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", include_in_schema=False)
+METRICS_SCOPE = "metrics:read"
+
+
+async def metrics_allowed(request: Request) -> None:
+    """Open in dev mode (or with HELPDESK_METRICS_PUBLIC=true, when the network guards it);
+    otherwise `Authorization: Bearer` with an API token of scope `metrics:read` (401 / 403)."""
+    state: AppState = request.app.state.helpdesk
+    if state.settings.metrics_open:
+        return
+    from helpdesk.accounts.tokens import get_api_token
+    from helpdesk.errors import Forbidden
+
+    async with state.sessions() as session:
+        token = await get_api_token(request, session, state.clock)
+    if METRICS_SCOPE not in token.scopes:
+        raise Forbidden(f"this API token lacks the scope {METRICS_SCOPE!r}", code="missing_scope")
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_allowed)])
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Not for the public: the reverse proxy denies /metrics from outside
-    (docker/nginx.conf); Prometheus scrapes each replica directly."""
+    (docker/nginx.conf); Prometheus scrapes each replica directly, with a `metrics:read` token
+    unless HELPDESK_METRICS_PUBLIC is set (the default only in dev mode)."""
     state: AppState = request.app.state.helpdesk
     body = generate_latest(REGISTRY)
     up = GaugeMetricFamily("helpdesk_queue_readable", "1 when the queue store answered this scrape.")

@@ -53,7 +53,7 @@ async def help_page(request: Request, state: StateDep, item: str = Query("", max
     language = lang if lang in ("zh-CN", "en") else state.settings.default_language
     return templates.TemplateResponse(request, "help.html", {
         "lang": language, "item_code": item, "handoff_token": t, "unit_code": unit,
-        "csrf_token": request.cookies.get(CSRF_COOKIE, ""),
+        "csrf_token": getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, ""),
     })
 
 
@@ -155,14 +155,8 @@ async def rate_call(work_order_id: str, body: RatingIn, session: SessionDep, app
     return {"rating": wo.rating}
 
 
-@router.get("/api/ice-servers")
-async def ice_servers(request: Request, state: StateDep, session: SessionDep, journey: JourneyDep) -> dict[str, Any]:
-    """Time-limited TURN credentials, only for a logged-in agent or an applicant with a session."""
-    member = await caller_member(request, state, session)
-    return {"ice_servers": journey.ice_for(member), "ttl_s": state.settings.turn_ttl_s}
-
-
-async def caller_member(request: Request, state: Any, session: Any) -> str:
+async def caller_member(request: Request, state: StateDep, session: SessionDep) -> str:
+    """The caller as a call member: a logged-in staff member or an applicant with a session (401)."""
     staff = await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
     if staff is not None:
         return staff_member(staff.id)
@@ -174,12 +168,21 @@ async def caller_member(request: Request, state: Any, session: Any) -> str:
     raise Unauthorized("login or open the help page first", code="login_required")
 
 
+# A dependency, so who is asking is settled before the body is validated (401, not 422).
+CallerMember = Annotated[str, Depends(caller_member)]
+
+
+@router.get("/api/ice-servers")
+async def ice_servers(member: CallerMember, state: StateDep, journey: JourneyDep) -> dict[str, Any]:
+    """Time-limited TURN credentials, only for a logged-in agent or an applicant with a session."""
+    return {"ice_servers": journey.ice_for(member), "ttl_s": state.settings.turn_ttl_s}
+
+
 @router.post("/api/calls/{work_order_id}/files")
-async def upload_call_file(work_order_id: str, request: Request, state: StateDep, session: SessionDep,
+async def upload_call_file(work_order_id: str, member: CallerMember, state: StateDep, session: SessionDep,
                            journey: JourneyDep, clock: ClockDep,
                            file: UploadFile = File(...)) -> dict[str, Any]:
     """A file sent in a call: only the two members may send; it lands on the work order and in the room."""
-    member = await caller_member(request, state, session)
     room = await journey.hub.get_room(work_order_id)
     if room is None or member not in room.members:
         raise Forbidden("you are not in this call", code="not_in_room")
@@ -206,7 +209,7 @@ def file_view(row: FileAttachment) -> dict[str, Any]:
             "preview_url": url if row.content_type.startswith("image/") else None}
 
 
-@router.get("/api/files/{file_id}")
+@router.get("/api/files/{file_id}", dependencies=[Depends(caller_member)])
 async def download_file(file_id: str, request: Request, state: StateDep, session: SessionDep) -> Response:
     row = await session.get(FileAttachment, file_id)
     if row is None:

@@ -132,8 +132,9 @@ class Journey:
         elif isinstance(event, Connected):
             await self.connect_call(event)
         elif isinstance(event, PositionsChanged):
-            for ticket, status in (await self.queue.statuses(event.tickets, event.lines)).items():
-                await self.send(applicant_member(ticket), self.status_message(status))
+            statuses = await self.queue.statuses(event.tickets, event.lines)
+            await self.hub.send_many([(applicant_member(ticket), self.status_message(status))  # one round trip
+                                      for ticket, status in statuses.items()])
         elif isinstance(event, AgentStateChanged):
             await self.send(staff_member(event.agent_id), p.AgentState(
                 state=event.state, active_calls=event.active_calls, capacity=event.capacity,

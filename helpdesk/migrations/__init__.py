@@ -79,6 +79,9 @@ def _transactional_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+UPGRADE_LOCK_KEY = 0x68656C70  # "help": the advisory lock serialising concurrent upgrades
+
+
 def ensure_sqlite_dir(url: str) -> None:
     """A fresh checkout has no var/ folder; SQLite will not create it."""
     database = make_url(url).database
@@ -123,6 +126,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     url = cfg.attributes["url"]
 
     def run(conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together (docker/compose.yaml) each run `helpdesk db upgrade`: one
+            # migrates, the others wait here for its commit and then find nothing to do.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

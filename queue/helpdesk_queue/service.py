@@ -256,13 +256,18 @@ class QueueService:
 
         async def op(batch: _Batch) -> None:
             now, s = self._now(), self.settings
+            async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
+                entries, agents = await self.store.list_waiting(), await self.store.list_agents()
+                self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
+            # One snapshot serves the whole tick (1,000 entries cost a few ms to read): every change
+            # below is an atomic store operation that re-checks the current state.
             gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
             batch.agents |= gone
-            for agent in await self.store.list_agents():
-                if rules.finish_wrapup(agent, now):
+            for agent in agents:
+                if agent.agent_id not in gone and rules.finish_wrapup(agent, now):
                     await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
                     batch.agents.add(agent.agent_id)
-            for entry in await self.store.list_waiting():
+            for entry in entries:
                 if entry.state == "offered" and entry.offered_to in gone:
                     await self._revoke(entry, "taken", batch)
                 elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
@@ -272,9 +277,6 @@ class QueueService:
                 ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
                     batch.lines.add(entry.line)  # the search widened: the estimate may change
             self._last_tick = now
-            async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
-                entries, agents = await self.store.list_waiting(), await self.store.list_agents()
-                self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
 
         await self._run(op)
 

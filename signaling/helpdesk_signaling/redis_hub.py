@@ -301,6 +301,20 @@ class RedisHub:
         except (RedisError, OSError) as exc:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
 
+    async def send_many(self, items: list[tuple[str, BaseModel | dict[str, Any]]]) -> int:
+        """send() for many pairs in one pipelined round trip (order kept); returns how many reached
+        a process holding the member's socket."""
+        if not items:
+            return 0
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member, message in items:
+                    pipe.publish(self._channel(member), "M" + dump(message))
+                counts = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
+        return sum(1 for n in counts if int(n) > 0)
+
     async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
         try:
             n = int(await self._relay(keys=[self._room_key(room_id)],

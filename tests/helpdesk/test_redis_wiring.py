@@ -180,6 +180,8 @@ async def test_redis_lost_and_back(settings: Settings, clock: FakeClock, private
         assert [m for m in got if m["type"] == "error"][-1]["code"] == "unavailable" and code == 1011
         ready = await http.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("error")
+        r = await applicant.http.get(f"/api/help/items/{live.seed['item'].code}")  # needs the presence
+        assert r.status_code == 503 and r.json()["error"] == "unavailable"
         async with raw_socket(applicant) as ws:  # a new socket meanwhile: refused the same way
             got, code = await messages_until_close(ws, 10)
             assert [m["type"] for m in got] == ["error"] and got[0]["code"] == "unavailable" and code == 1011

@@ -137,6 +137,10 @@ async def test_cross_instance_delivery_keeps_order(hub_factory: HubFactory) -> N
     await hub1.send(B, Chat(room="r1", text="done"))
     await eventually(lambda: len(cb.texts) == 201)
     assert [m["candidate"]["candidate"] for m in cb.messages[:200]] == [f"candidate:{n}" for n in range(200)]
+    batch = [(B, {"type": "pong", "n": n}) for n in range(50)] + [(C, {"type": "pong"})]
+    assert await hub1.send_many(batch) == 50  # nobody holds C
+    await eventually(lambda: len(cb.texts) == 251)
+    assert [m["n"] for m in cb.messages[201:]] == list(range(50))  # one batch, in order
     assert await hub2.relay("r1", B, sig(0))
     await eventually(lambda: len(ca.texts) == 1)
 

@@ -1,7 +1,9 @@
 """Remote site inspection through the whole app, in two headless Chromium pages (fake camera): the
-agent starts the inspection from the call, the applicant consents, the applicant's camera reaches the
-server's peer (recorded), the agent marks every point and takes a snapshot (stored JPEG, its SHA-256
-on the row), ends with "pass", and the applicant downloads the report PDF."""
+agent asks, the applicant declines, the agent asks again and the applicant consents, the camera reaches the
+server's peer (recorded), the agent takes a snapshot (stored JPEG, its SHA-256 on the row), the
+applicant reloads (the camera offers again: a second segment), the agent marks every point, ends with
+"pass", and the applicant downloads the report PDF. Also the console's knowledge-base panel sending
+an article and its blank form into the call."""
 
 from __future__ import annotations
 
@@ -82,14 +84,23 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     comp = live.state.components["inspection"]
     await connect_call(live, agent, applicant)
 
-    # The item is open to remote inspection: the agent starts one; the applicant is asked first.
+    # The item is open to remote inspection: the agent asks; the applicant declines (nothing recorded).
     await expect(agent.locator("#inspection-start")).to_be_visible(timeout=STEP_MS)
     await agent.click("#inspection-start")
     await expect(applicant.locator("#inspection-consent")).to_be_visible(timeout=STEP_MS)
     await expect(applicant.locator("#inspection-consent-notice")).to_contain_text("录像", timeout=STEP_MS)
+    await applicant.click("#inspection-refuse")
+    await expect(agent.locator("#inspection-status")).to_contain_text("拒绝", timeout=STEP_MS)
+    await expect(applicant.locator("#inspection-state")).to_contain_text("拒绝", timeout=STEP_MS)
+
+    # The agent asks again; this time the applicant agrees.
+    await expect(agent.locator("#inspection-start")).to_be_enabled(timeout=STEP_MS)
+    await agent.click("#inspection-start")
+    await expect(applicant.locator("#inspection-consent")).to_be_visible(timeout=STEP_MS)
     async with live.state.sessions() as s:
-        insp = (await s.scalars(select(Inspection))).one()
-        assert insp.status == "awaiting_consent" and insp.recordings == []
+        rows = (await s.scalars(select(Inspection).order_by(Inspection.created_at))).all()
+        assert [r.status for r in rows] == ["refused", "awaiting_consent"] and rows[0].recordings == []
+        insp = rows[1]
     await applicant.click("#inspection-accept")
     await expect(applicant.locator("#inspection-consent")).to_be_hidden(timeout=STEP_MS)
     await expect(applicant.locator("#inspection-step")).to_contain_text("门头与门牌", timeout=STEP_MS)
@@ -113,6 +124,15 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     assert data[:3] == b"\xff\xd8\xff" and hashlib.sha256(data).hexdigest() == snap.sha256
     assert snap.point_key == "door" and snap.width > 0 and snap.height > 0
 
+    # The applicant reloads the page: the call resumes and the camera offers again (a second segment).
+    before = await frames()
+    await applicant.reload()
+    await expect(applicant.locator("#inspection-step")).to_contain_text("门头与门牌", timeout=STEP_MS)
+    await expect(applicant.locator("body")).to_have_attribute("data-inspection-peer", "connected", timeout=STEP_MS)
+    assert await wait_for(lambda: _at_least(frames, 10), timeout=30)
+    assert comp.live.peer(insp.id).recorder.path.name == "recording-2.mp4", before
+    await video_flowing(agent)  # the call came back too
+
     # Every point passes (the applicant's guidance follows the agent's step), then the agent ends: pass.
     for n in range(2):
         await point(agent, n).locator("b").click()  # step to the point
@@ -135,9 +155,10 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
     async with live.state.sessions() as s:
         done = await s.get(Inspection, insp.id)
         assert done is not None and done.status == "ended" and done.outcome == "pass"
-        seg = done.recordings[0]
-        assert seg["bytes"] > 0 and seg["frames"] > 0 and not seg["error"], seg
-        assert (Path(live.state.settings.recordings_dir) / seg["key"]).stat().st_size == seg["bytes"]
+        assert [Path(seg["key"]).name for seg in done.recordings] == ["recording-1.mp4", "recording-2.mp4"]
+        for seg in done.recordings:
+            assert seg["bytes"] > 0 and seg["frames"] > 0 and not seg["error"], seg
+            assert (Path(live.state.settings.recordings_dir) / seg["key"]).stat().st_size == seg["bytes"]
         assert (await s.scalars(select(InspectionReport).where(InspectionReport.inspection_id == insp.id))).one()
 
     # The call is still up; the applicant's camera went back to the front.
