@@ -12,7 +12,7 @@ PACKAGES := helpdesk $(patsubst %/__init__.py,%,$(wildcard signaling/helpdesk_si
 	queue/helpdesk_queue/__init__.py knowledgebase/helpdesk_kb/__init__.py \
 	remote-inspection/helpdesk_inspection/__init__.py))
 
-.PHONY: run test lint bench migration migration-initial install
+.PHONY: run test lint bench soak migration migration-initial install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,17 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# Every benchmark but the soak (minutes long): `make soak` (MINUTES=30 by default).
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do \
 		[ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
+		[ "$$f" = bench/bench_soak.py ] && continue; \
 		echo "== $$f"; $(BIN)/python "$$f"; \
 	done
+
+MINUTES ?= 30
+soak: $(STAMP)
+	$(BIN)/python bench/bench_soak.py --minutes $(MINUTES)
 
 # make migration m="add kb tables": autogenerates a version file from the models; review it.
 migration: $(STAMP)

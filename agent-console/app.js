@@ -197,7 +197,7 @@ async function enterWorkbench(me) {
 
   window.__helpdesk = window.__helpdesk || {};
   const socket = startSocket();
-  transfer = createTransfer({ currentRoom: () => (call?.active ? app.room : null) });
+  transfer = createTransfer({ currentRoom: () => (call?.active ? app.room : null), myUnit: () => app.me?.unit?.id });
   offers = createOfferCard({
     socket,
     onShow: (o) => { app.context = o.context || null; setCallState('offered'); renderIdle(); },

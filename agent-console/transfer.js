@@ -7,13 +7,13 @@ const $ = (id) => document.getElementById(id);
 
 function flatten(nodes, depth = 0, out = []) {
   for (const n of nodes) {
-    out.push({ id: n.id, label: `${'\u3000'.repeat(depth)}${n.name}` });
+    out.push({ id: n.id, label: `${'\u3000'.repeat(depth)}${n.name}`, desk: n.level !== 'province' });
     flatten(n.children || [], depth + 1, out);
   }
   return out;
 }
 
-export function createTransfer({ currentRoom }) {
+export function createTransfer({ currentRoom, myUnit = () => null }) {
   const dialog = $('transfer-dialog');
   let pending = false;
 
@@ -25,9 +25,13 @@ export function createTransfer({ currentRoom }) {
         const opt = document.createElement('option');
         opt.value = String(u.id);
         opt.textContent = u.label;
+        opt.disabled = !u.desk; // the province has no video-help desk of its own
         select.append(opt);
       }
+      const first = [...select.options].find((o) => !o.disabled && Number(o.value) !== myUnit());
+      if (first) select.value = first.value;
     }
+    $('transfer-submit').disabled = pending;
     $('transfer-cancel').hidden = !pending;
     dialog.showModal();
   }
@@ -41,6 +45,7 @@ export function createTransfer({ currentRoom }) {
         target_unit_id: Number($('transfer-unit').value), note: $('transfer-note').value.trim(),
       });
       pending = true;
+      $('transfer-submit').disabled = true;
       $('transfer-status').hidden = false;
       setText($('transfer-status'), 'transfer.waiting', { unit: res.target_unit.name });
       $('transfer-cancel').hidden = false;
@@ -54,6 +59,7 @@ export function createTransfer({ currentRoom }) {
     const room = currentRoom();
     if (room) await post(`/api/calls/${encodeURIComponent(room)}/transfer/cancel`).catch(() => {});
     pending = false;
+    $('transfer-submit').disabled = false;
     $('transfer-status').hidden = true;
     $('transfer-cancel').hidden = true;
   }
@@ -62,5 +68,12 @@ export function createTransfer({ currentRoom }) {
   $('transfer-form').addEventListener('submit', submit);
   $('transfer-cancel').addEventListener('click', cancel);
   $('transfer-close').addEventListener('click', () => dialog.close());
-  return { reset() { pending = false; $('transfer-status').hidden = true; if (dialog.open) dialog.close(); } };
+  return {
+    reset() {
+      pending = false;
+      $('transfer-submit').disabled = false;
+      $('transfer-status').hidden = true;
+      if (dialog.open) dialog.close();
+    },
+  };
 }

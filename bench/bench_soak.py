@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -419,6 +420,7 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
                                        "notes": "soak"})
                 if r.status_code != 200:
                     stats.error(f"wrapup HTTP {r.status_code}", r.text)
+                await s.send({"type": "agent.state", "state": "ready"})  # as the console does after wrap-up
                 room = None
         await s.send({"type": "agent.state", "state": "away"})
 
@@ -553,6 +555,10 @@ def log_levels(proc: Proc) -> Counter[str]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    me = asyncio.current_task()
+    assert me is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stopped early: the finally below still cleans up
+        asyncio.get_running_loop().add_signal_handler(sig, me.cancel)
     tmp = Path(args.workdir or f"/tmp/helpdesk-soak-{uuid.uuid4().hex[:6]}")
     tmp.mkdir(parents=True, exist_ok=True)
     schema, prefix = f"soak_{uuid.uuid4().hex[:10]}", f"hdsoak:{uuid.uuid4().hex[:8]}:"

@@ -109,4 +109,5 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection, wire_notifications]
+    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection,
+            wire_notifications]

@@ -57,8 +57,9 @@ def register_serve(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     p.add_argument("--workers", type=int, default=1, help="processes; more than one needs HELPDESK_REDIS_URL")
-    p.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                   help="proxies whose X-Forwarded-For is trusted ('*' behind a private proxy network)")
+    p.add_argument("--forwarded-allow-ips", default=None,
+                   help="proxies whose X-Forwarded-For is trusted ('*' behind a private proxy network); "
+                   "default: $FORWARDED_ALLOW_IPS, else 127.0.0.1")
     p.set_defaults(func=_serve)
 
 

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     reconnect_grace_s: float = 30.0
     heartbeat_interval_s: float = 15.0
     ws_max_message_bytes: int = 64 * 1024
-    wrapup_s: float = 0.0
+    wrapup_s: float = Field(120.0, description="Longest wrap-up after a call; the console ends it sooner by going ready.")
     default_handle_time_s: float = 300.0
 
     # Accountability (helpdesk.accountability): follow-up deadlines in business seconds (paused

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -65,7 +66,8 @@ async def call(settings: Settings, clock: FakeClock) -> AsyncIterator[Call]:
             async with state.sessions() as s:
                 from helpdesk.org.models import OrgUnit, ServiceItem
 
-                wo = await make_work_order(s, unit=await s.get(OrgUnit, unit_id), item=await s.get(ServiceItem, item_id),
+                wo = await make_work_order(s, unit=await s.get(OrgUnit, unit_id),
+                                           item=await s.get(ServiceItem, item_id),
                                            applicant=await s.get(Applicant, applicant_id), agent_id=agent_id,
                                            status=WorkOrderStatus.unresolved)
                 wo_id = wo.id
@@ -108,11 +110,14 @@ async def test_bodies_are_cut_off_while_streaming(call: Call, settings: Settings
     big = b"%PDF-1.4\n" + b"0" * (LIMIT + 128 * 1024)
     for client, url in upload_routes(call):
         r = await client.post(url, files={"file": ("big.pdf", big, "application/pdf")})
-        assert (r.status_code, r.json()["error"]) == (413, "too_large"), url
+        assert r.status_code == 413, url  # FastAPI's limiter, before any route (the pages go by status)
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        yield (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+               b"Content-Type: application/pdf\r\n\r\n%PDF-1.4\n")
         for _ in range(64):
-            yield b"x" * 8192
+            yield b"0" * 8192
+        yield b"\r\n--xyz--\r\n"
 
     r = await call.applicant.post(f"/api/calls/{call.work_order}/files", content=chunks(),
                                   headers={"Content-Type": "multipart/form-data; boundary=xyz"})
@@ -127,7 +132,8 @@ async def test_bodies_are_cut_off_while_streaming(call: Call, settings: Settings
 async def test_text_files_download_as_attachments_never_as_pages(call: Call) -> None:
     """HTML inside a .txt passes as text/plain; it comes back as an attachment, nosniff, sandboxed."""
     text = HTML + "材料清单".encode() * 3000  # > 8 KiB: the sniffed head ends inside a character
-    r = await call.applicant.post(f"/api/calls/{call.work_order}/files", files={"file": ("清单.txt", text, "text/html")})
+    r = await call.applicant.post(f"/api/calls/{call.work_order}/files",
+                                  files={"file": ("清单.txt", text, "text/html")})
     assert r.status_code == 200, r.text
     assert r.json()["content_type"] == "text/plain"
     got = await call.agent.get(r.json()["url"])
@@ -146,7 +152,8 @@ async def test_text_files_download_as_attachments_never_as_pages(call: Call) -> 
 
 
 async def test_images_show_inline_but_sandboxed(call: Call) -> None:
-    r = await call.applicant.post(f"/api/calls/{call.work_order}/files", files={"file": ("执照.png", PNG, "image/png")})
+    r = await call.applicant.post(f"/api/calls/{call.work_order}/files",
+                                  files={"file": ("执照.png", PNG, "image/png")})
     got = await call.agent.get(r.json()["url"])
     assert got.headers["content-type"] == "image/png"
     assert got.headers["content-disposition"].startswith("inline")
@@ -195,11 +202,11 @@ async def test_api_answers_and_docs_get_only_what_fits(settings: Settings, clock
 
 async def test_the_help_page_carries_the_token_it_sets(settings: Settings, clock: FakeClock) -> None:
     """A web view that hides cookies from scripts still has the token: it is in the page."""
-    async with api_app(settings, clock) as app:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-            r = await c.get("/help")
-            token = c.cookies["hd_csrf"]
-            assert f'data-csrf="{token}"' in r.text
-            assert (await c.post("/api/help/session", json={})).status_code == 403  # login CSRF closed
-            ok = await c.post("/api/help/session", json={}, headers={"X-CSRF-Token": token})
-            assert ok.status_code == 200
+    async with (api_app(settings, clock) as app,
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c):
+        r = await c.get("/help")
+        token = c.cookies["hd_csrf"]
+        assert f'data-csrf="{token}"' in r.text
+        assert (await c.post("/api/help/session", json={})).status_code == 403  # login CSRF closed
+        ok = await c.post("/api/help/session", json={}, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 200

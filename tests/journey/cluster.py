@@ -230,7 +230,7 @@ class Client:
         assert self.ws is not None
         await self.ws.send(json.dumps(msg))
 
-    async def expect(self, type_: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def expect(self, type_: str, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
         """The next message of this type (and fields), keeping the others for later."""
         def fits(m: dict[str, Any]) -> bool:
             return m["type"] == type_ and all(m.get(k) == v for k, v in match.items())

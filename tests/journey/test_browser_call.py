@@ -60,6 +60,8 @@ async def test_video_help_call_in_two_browsers(settings: Settings, chromium_path
             page.set_default_timeout(STEP_MS)
         try:
             await run_call(live, agent, applicant, tmp_path)
+            # The pages' Content-Security-Policy (helpdesk/headers.py) blocked nothing they use.
+            assert not [line for line in logs if "Content Security Policy" in line], logs
         except BaseException:
             print("\n".join(logs[-60:]))
             await agent.screenshot(path=str(tmp_path / "agent.png"))

@@ -87,7 +87,7 @@ async def test_full_call_leaves_a_complete_work_order(live: Live, clock: FakeClo
         for side in (agent, applicant):
             ended = await side.expect("call.ended")
             assert ended["reason"] == "hangup" and ended["by"].startswith("a:")
-        await agent.expect("agent.state", state="ready")
+        await agent.expect("agent.state", state="wrap_up")
 
         r = await agent.http.post(f"/api/workorders/{room}/wrapup", json={"outcome": "resolved", "notes": "已指导提交"})
         assert r.status_code == 200, r.text
@@ -152,7 +152,7 @@ async def test_drop_past_grace_ends_the_call_and_records_who(live: Live, clock: 
         await live.state.components["journey"].tick()
         ended = await agent.expect("call.ended")
         assert ended["reason"] == "dropped" and ended["by"].startswith("a:")
-        await agent.expect("agent.state", state="ready")
+        await agent.expect("agent.state", state="wrap_up")
         wo = (await agent.http.get(f"/api/workorders/{room}")).json()
         assert wo["status"] == "wrap_up" and wo["ended_reason"] == "dropped"
         assert [d["kind"] for d in wo["drops"]] == ["dropped", "expired"]

@@ -24,6 +24,7 @@ HEARTBEAT_S = 2.0  # presence TTL and the hub's owner TTL are 3 × this: 6 s
 GRACE_S = 15.0
 DEAD_AFTER_S = 3 * HEARTBEAT_S
 LEADER_TTL_S = 5.0
+SLACK_S = 15.0  # the leader's one-second tick can lag several seconds on a loaded machine
 SETTINGS: dict[str, Any] = {"heartbeat_interval_s": HEARTBEAT_S, "reconnect_grace_s": GRACE_S,
                              "offer_timeout_s": 30}
 
@@ -133,7 +134,7 @@ class RtcPeer:
             except Exception as exc:  # surfaced by the test's assertions
                 self.errors.append(exc)
 
-    async def connected(self, timeout: float = 20.0) -> None:
+    async def connected(self, timeout: float = 40.0) -> None:
         async with asyncio.timeout(timeout):
             while self.pc.connectionState != "connected":
                 assert not self.errors, self.errors
@@ -214,7 +215,7 @@ async def test_pairing_webrtc_chat_file_and_hangup_across_processes(env: Env) ->
             for side in (applicant, agent):
                 ended = await side.expect("call.ended")
                 assert ended["reason"] == "hangup" and ended["by"].startswith("a:")
-            await agent.expect("agent.state", state="ready")
+            await agent.expect("agent.state", state="wrap_up")
             wo = await env.work_order(room)
             assert wo.status.value == "wrap_up" and wo.ended_reason == "hangup"
             async with env.db.sessions() as s:
@@ -252,7 +253,7 @@ async def test_waiting_applicant_keeps_place_when_its_process_dies(env: Env) -> 
         tl.mark(f"x back on B: {welcome.get('ticket')}")
         assert welcome["ticket"]["state"] == "waiting" and welcome["ticket"]["position"] == 1, tl
         await agent.send({"type": "agent.state", "state": "ready"})
-        offer = await agent.expect("offer", timeout=10)
+        offer = await agent.expect("offer", timeout=20)
         tl.mark("agent offered " + offer["work_order"])
         assert offer["work_order"] == rx["work_order"], tl  # the first in line, despite the dead process
         await agent.send({"type": "offer.accept", "ticket": offer["ticket"]})
@@ -263,11 +264,11 @@ async def test_waiting_applicant_keeps_place_when_its_process_dies(env: Env) -> 
 
         # z had no socket anywhere since the kill: gone after the owner TTL, then the grace
         # (plus a leader takeover of up to LEADER_TTL_S and a tick).
-        await wait_for(z_left, DEAD_AFTER_S + GRACE_S + LEADER_TTL_S + 10, "z abandoned", tl)
+        await wait_for(z_left, DEAD_AFTER_S + GRACE_S + LEADER_TTL_S + SLACK_S, "z abandoned", tl)
         tl.mark("z abandoned")
         elapsed = float(tl.marks[-1].split("s")[0])
         assert elapsed >= DEAD_AFTER_S + GRACE_S - 1, tl  # not before the grace ran out
-        status = await y.expect("queue.status", timeout=10, position=1)
+        status = await y.expect("queue.status", timeout=20, position=1)
         assert status["state"] == "waiting"
 
 
@@ -281,7 +282,7 @@ async def test_call_resumes_through_the_other_process(env: Env) -> None:
             env.a.kill()
             tl.mark("A killed")
             await asyncio.wait_for(applicant.closed.wait(), 5)
-            dropped = await agent.expect("peer.dropped", timeout=DEAD_AFTER_S + LEADER_TTL_S + 5)
+            dropped = await agent.expect("peer.dropped", timeout=DEAD_AFTER_S + LEADER_TTL_S + SLACK_S)
             tl.mark("agent: peer.dropped")
             assert dropped["room"] == room and dropped["grace_s"] == GRACE_S
             applicant.move_to(env.b)
@@ -314,11 +315,11 @@ async def test_call_ends_after_the_grace_when_nobody_comes_back(env: Env) -> Non
         await agent.expect("room.joined")
         env.a.kill()
         tl.mark("A killed")
-        await agent.expect("peer.dropped", timeout=DEAD_AFTER_S + LEADER_TTL_S + 5)
+        await agent.expect("peer.dropped", timeout=DEAD_AFTER_S + LEADER_TTL_S + SLACK_S)
         tl.mark("peer.dropped")
-        ended = await agent.expect("call.ended", timeout=GRACE_S + 5)
+        ended = await agent.expect("call.ended", timeout=GRACE_S + SLACK_S)
         tl.mark("call.ended")
         assert ended["reason"] == "dropped" and ended["room"] == req["work_order"], tl
-        await agent.expect("agent.state", state="ready")
+        await agent.expect("agent.state", state="wrap_up")
         wo = await env.work_order(req["work_order"])
         assert wo.status.value == "wrap_up" and wo.ended_reason == "dropped"
