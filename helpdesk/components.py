@@ -3,18 +3,26 @@ set-up, and the hooks they call back into the journey."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from contextlib import AsyncExitStack
 from typing import Any
 
 import helpdesk_kb
 from fastapi import FastAPI
 from helpdesk_inspection import component as inspection
+from helpdesk_inspection.models import Inspection, InspectionOutcome
 from helpdesk_inspection.routes import make_router as inspection_router
+from sqlalchemy import Select, case, func, select
 
 from helpdesk.access import can_view_work_order, visible_unit_ids
 from helpdesk.deps import get_current_staff, get_optional_applicant, get_optional_staff, get_session
 from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
 from helpdesk.state import AppState
+
+log = logging.getLogger(__name__)
+RETENTION_SWEEP_S = 3600
 
 
 def include_component_routes(app: FastAPI) -> None:
@@ -32,11 +40,40 @@ async def wire_kb(state: AppState, stack: AsyncExitStack) -> None:
     state.components["kb_guide"] = helpdesk_kb.guide_for_item
 
 
+def inspection_first_pass() -> Select[tuple[str, int]]:
+    """Per work order: 1 when its first (non-follow-up) inspection passed, else 0 — for the figures."""
+    passed = case((Inspection.outcome == InspectionOutcome.passed, 1), else_=0)
+    return (select(Inspection.work_order_id.label("work_order_id"), func.max(passed).label("first_pass"))
+            .where(Inspection.follow_up_of.is_(None), Inspection.outcome.is_not(None))
+            .group_by(Inspection.work_order_id))
+
+
 async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
     async def send_to_member(member: str, message: dict[str, Any]) -> None:
         await state.components["journey"].hub.send(member, message)
 
-    await inspection.wire(state, stack, send_to_member=send_to_member)
+    component = await inspection.wire(state, stack, send_to_member=send_to_member)
+    state.components["inspection_first_pass"] = inspection_first_pass
+    task = asyncio.create_task(sweep_recordings(component), name="inspection-retention")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+
+
+async def sweep_recordings(component: Any) -> None:
+    """Deletes recordings past the retention period once an hour (idempotent on every process)."""
+    while True:
+        try:
+            deleted = await component.sweep_retention()
+            if deleted:
+                log.info("retention sweep deleted %d expired media files", deleted)
+        except Exception:  # the next hour tries again; the cause is logged
+            log.exception("recording retention sweep failed")
+        await asyncio.sleep(RETENTION_SWEEP_S)
 
 
 async def wire_notifications(state: AppState, stack: AsyncExitStack) -> None:

@@ -80,3 +80,18 @@ async def test_bearer_integration_routes_are_exempt(settings, clock) -> None:
         assert (await client.post("/api/auth/logout")).status_code == 403
         r = await client.post("/api/integrations/whoami", headers={"Authorization": "Bearer hdk_x"})
         assert r.status_code == 405  # reached the router: not stopped by CSRF
+
+
+async def test_starting_an_applicant_session_needs_the_header_too(settings, clock) -> None:
+    """Login CSRF: a cross-site form must not start a session of the attacker's choosing (e.g. with
+    the attacker's hand-off token) in the victim's browser. No cookie at all is no exemption."""
+    async with api_app(settings, clock) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as raw:
+            r = await raw.post("/api/help/session", json={"name": "李四"})
+            assert (r.status_code, r.json()["error"]) == (403, "csrf_failed")
+            assert "hd_applicant" not in raw.cookies
+            await raw.get("/help")  # the page the form lives on hands out the cookie
+            token = raw.cookies["hd_csrf"]
+            r = await raw.post("/api/help/session", json={"name": "李四"}, headers={"X-CSRF-Token": token})
+            assert r.status_code == 200 and "hd_applicant" in raw.cookies

@@ -48,6 +48,7 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_metrics_show_the_named_series_and_move_with_a_call(settings: Settings) -> None:
+    settings.wrapup_s = 0.0  # ready again as soon as the call ends
     async with live_app(settings) as live, Browser(live) as agent, Browser(live) as applicant:
         before = await scrape(live)
         missing = [n for n in NAMED if not any(k[0] == n for k in before)]

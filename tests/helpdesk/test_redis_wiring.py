@@ -28,7 +28,7 @@ from helpdesk.config import Settings
 from helpdesk.journey.wiring import LEADER_KEY, Ticker, build_backends
 from helpdesk.leader import MemoryLeaderLock, RedisLeaderLock
 from helpdesk.workorders.models import WorkOrder
-from tests.conftest import free_port, port_open
+from tests.conftest import free_port, port_open, require_service
 from tests.helpdesk.factories import api_app
 from tests.journey.live import Browser, live_app
 
@@ -128,8 +128,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server not installed")
+    require_service("redis-server", shutil.which("redis-server") is not None)
     server = PrivateRedis(tmp_path)
     server.start()
     try:
@@ -203,6 +202,7 @@ async def test_redis_lost_and_back(settings: Settings, clock: FakeClock, private
             while ticker.redis_down_since is not None:
                 await asyncio.sleep(0.1)
         assert any("Redis reachable again" in r.getMessage() for r in caplog.records)
+        welcome: dict[str, Any] = {}
         async with asyncio.timeout(10):  # the subscriber is back within a second or so
             while True:
                 with contextlib.suppress(AssertionError, ConnectionClosed, TimeoutError):

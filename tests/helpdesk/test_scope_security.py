@@ -181,7 +181,7 @@ async def test_a_county_supervisor_reads_nothing_of_another_county(world: World)
     # Nor acts on B's inspections: starting one on B's order, stepping, marking, ending, cancelling.
     insp = f"/api/inspections/{b['inspection']}"
     for url, body in ((f"{insp}/step", {"index": 0}), (f"{insp}/points/p1/mark", {"result": "pass"}),
-                      (f"{insp}/end", {"outcome": "passed"}), (f"{insp}/cancel", {}),
+                      (f"{insp}/end", {"outcome": "pass"}), (f"{insp}/cancel", {}),
                       ("/api/inspections", {"work_order": b["wo"]})):
         r = await world.a.supervisor.post(url, json=body)
         assert r.status_code == 404, (url, r.status_code, r.text)

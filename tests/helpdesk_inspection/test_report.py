@@ -15,6 +15,7 @@ from helpdesk_inspection.service import InspectionService
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk.clock import FakeClock
+from tests.conftest import require_service
 
 from .conftest import World
 
@@ -86,8 +87,7 @@ async def test_report_html_and_pdf(
         assert needle in text
     assert pdf.startswith(b"%PDF") and hashlib.sha256(pdf).hexdigest() == row.pdf_sha256
     assert b"NotoSansCJK" in pdf and b"/ToUnicode" in pdf  # the CJK font is embedded, text extractable
-    if shutil.which("pdftotext") is None:  # poppler-utils: optional, reads the Chinese text back
-        return
+    require_service("pdftotext (poppler-utils)", shutil.which("pdftotext") is not None)
     out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True, timeout=30)
     extracted = out.stdout.decode()
     assert "冷藏设施" in extracted and "限期整改" in extracted

@@ -13,6 +13,7 @@ from helpdesk_signaling.hub import MemoryHub
 from helpdesk_signaling.protocol import RoomJoined
 
 from helpdesk.clock import FakeClock
+from tests.conftest import require_service
 
 from .harness import start_stack
 
@@ -25,8 +26,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def node() -> str:
     path = shutil.which("node")
-    if path is None:
-        pytest.skip("node is not installed")
+    require_service("node", path is not None)
+    assert path is not None
     return path
 
 

@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 import jinja2
 import pytest
 
+from tests.conftest import require_service
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "helpdesk" / "web" / "static"
 I18N = ROOT / "helpdesk" / "web" / "i18n"
@@ -56,8 +58,8 @@ def ids_in(html: str) -> list[str]:
 
 def test_every_module_parses() -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
+    require_service("node", node is not None)
+    assert node is not None
     assert JS_FILES, "no browser modules found"
     for path in JS_FILES:
         run = subprocess.run([node, "--experimental-default-type=module", "--check", str(path)],
@@ -220,8 +222,6 @@ def stub_server() -> object:
 
 @pytest.mark.browser
 async def test_pages_load_in_chromium(chromium_path: str, stub_server: str) -> None:
-    if not (SIGNALING / "rtc.js").exists():
-        pytest.skip("signaling/helpdesk_signaling/static/rtc.js is not there yet")
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
