@@ -54,7 +54,8 @@ def serve_endpoint_redis(port: int, redis_url: str, prefix: str) -> None:
     from fastapi import FastAPI
     from helpdesk_signaling.endpoint import SignalingEndpoint
     from helpdesk_signaling.redis_hub import RedisHub
-    from redis.asyncio import Redis
+
+    from helpdesk.app import redis_client  # the app's own client settings (pool size, timeouts)
 
     class Clock:
         def now(self) -> Any:
@@ -73,8 +74,7 @@ def serve_endpoint_redis(port: int, redis_url: str, prefix: str) -> None:
         await state["endpoint"].serve(websocket, member, "applicant" if member.startswith("a:") else "agent", {})
 
     async def main() -> None:
-        redis = Redis.from_url(redis_url, decode_responses=True)
-        hub = RedisHub(redis, prefix, owner_ttl_s=120, grace_s=30.0)
+        hub = RedisHub(redis_client(redis_url), prefix, owner_ttl_s=120, grace_s=30.0)
         await hub.start()
         state["endpoint"] = SignalingEndpoint(hub, Clock(), 64 * 1024, 60.0, 30.0, handler)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
@@ -102,7 +102,7 @@ def sent_at(msg: dict[str, Any]) -> float:
 
 
 async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: float, measure_from: float,
-                      lat: dict[str, list[float]]) -> None:
+                      lat: dict[str, list[float]], errors: dict[str, int]) -> None:
     seq = 0
     if starts:
         for _ in range(WINDOW):
@@ -115,6 +115,12 @@ async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: fl
             return
         now = time.perf_counter()
         msg = json.loads(raw)
+        if msg.get("type") == "error":  # the relay failed: this message is lost, send the next one
+            errors[msg.get("code", "?")] = errors.get(msg.get("code", "?"), 0) + 1
+            if now < stop_at:
+                seq += 1
+                await ws.send(message(room, seq, starts, time.perf_counter()))
+            continue
         if msg.get("type") != "signal":
             continue
         sent = sent_at(msg)
@@ -127,7 +133,7 @@ async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: fl
 
 
 async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: float, redis_pid: int | None,
-                  warmup: float = 1.5) -> dict[str, float]:
+                  warmup: float = 1.5) -> dict[str, Any]:
     socks: list[tuple[ClientConnection, ClientConnection]] = []
     a_url, b_url = (f"ws://127.0.0.1:{p}/ws" for p in ports)
     for i in range(rooms):
@@ -137,9 +143,10 @@ async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: 
             assert json.loads(await ws.recv())["type"] == "welcome"
         socks.append((a, b))
     lat: dict[str, list[float]] = {"description": [], "candidate": []}
+    errors: dict[str, int] = {}
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
-    loops = asyncio.gather(*(member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat)
+    loops = asyncio.gather(*(member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat, errors)
                              for i, pair in enumerate(socks) for ws in pair))
     await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
     cpu0 = [bench_relay.cpu_seconds(p) for p in pids]
@@ -157,7 +164,8 @@ async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: 
             "mean": statistics.fmean(every) * 1000,
             "desc_p50": desc[len(desc) // 2] * 1000 if desc else float("nan"),
             "desc_p99": desc[int(len(desc) * 0.99)] * 1000 if desc else float("nan"),
-            "cpu_us": cpu / max(1, n) * 1e6, "cpu_share": cpu / seconds, "redis_share": rcpu / seconds}
+            "cpu_us": cpu / max(1, n) * 1e6, "cpu_share": cpu / seconds, "redis_share": rcpu / seconds,
+            "errors": float(sum(errors.values())), "error_codes": ", ".join(f"{k} × {v}" for k, v in errors.items())}
 
 
 def free_port() -> int:
@@ -204,7 +212,7 @@ async def open_rooms(redis_url: str, prefix: str, rooms: int) -> None:
     await client.aclose()
 
 
-async def bench(kind: str, rooms: int, seconds: float, redis: Redis) -> dict[str, float]:
+async def bench(kind: str, rooms: int, seconds: float, redis: Redis) -> dict[str, Any]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if kind == "endpoint+redis":
@@ -254,7 +262,7 @@ def main() -> None:
         return
     began, load = time.perf_counter(), os.getloadavg()[0]
     redis = Redis()
-    best: dict[str, dict[str, float]] = {}
+    best: dict[str, dict[str, Any]] = {}
     try:
         for rnd in range(args.rounds):
             for kind in KINDS:
@@ -262,7 +270,7 @@ def main() -> None:
                 print(f"round {rnd + 1}: {kind:16s} {r['rate']:8,.0f} msg/s  p50 {r['p50']:.2f} ms  "
                       f"p99 {r['p99']:.2f} ms  (descriptions p50 {r['desc_p50']:.2f} ms)  "
                       f"server CPU {r['cpu_us']:.0f} µs/msg  redis {r['redis_share']:.0%}  "
-                      f"({r['messages']:,} messages)", flush=True)
+                      f"({r['messages']:,} messages, {r['errors']:.0f} errors {r['error_codes']})", flush=True)
                 if kind not in best or r["p50"] < best[kind]["p50"]:
                     best[kind] = r
     finally:
@@ -279,11 +287,12 @@ def main() -> None:
         print(f"wrote the {SECTION!r} section of {RESULTS}")
 
 
-def report(best: dict[str, dict[str, float]], args: argparse.Namespace, took: float, load: float) -> list[str]:
+def report(best: dict[str, dict[str, Any]], args: argparse.Namespace, took: float, load: float) -> list[str]:
     r, b = best["endpoint+redis"], best["bare"]
     rows = [f"| {NAMES[k]} | {v['rate']:,.0f} | {v['p50']:.2f} ms | {v['p99']:.2f} ms | {v['desc_p50']:.2f} ms | "
             f"{v['desc_p99']:.2f} ms | {v['cpu_us']:.0f} µs | {v['cpu_share']:.0%} | "
-            f"{'%.0f%%' % (v['redis_share'] * 100) if k == 'endpoint+redis' else '–'} |" for k, v in best.items()]
+            f"{'%.0f%%' % (v['redis_share'] * 100) if k == 'endpoint+redis' else '–'} | {v['errors']:.0f} |"
+            for k, v in best.items()]
     return [
         SECTION,
         "",
@@ -299,8 +308,8 @@ def report(best: dict[str, dict[str, float]], args: argparse.Namespace, took: fl
         "Redis = its own redis-server's CPU share. Latency = send → receipt at the peer, one clock.",
         "",
         "| server | messages/s | p50 | p99 | offer/answer p50 | offer/answer p99 | server CPU / message | "
-        "server CPU | Redis CPU |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "server CPU | Redis CPU | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"- Across processes through Redis: p50 {r['p50']:.2f} ms vs {b['p50']:.2f} ms for the bare relay "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -43,6 +44,21 @@ MULTIPART_OVERHEAD = 64 * 1024
 Wiring = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 
 
+REDIS_MAX_CONNECTIONS = 512
+
+
+def redis_client(url: str) -> Any:
+    """The process's Redis client. A lost Redis must fail fast (typed `unavailable`), not hang each new
+    connection. The pool *waits* (up to 5 s) when all its connections are busy: redis-py's default
+    pool (100) raises MaxConnectionsError instead, which lost relayed signals at 200 rooms per
+    process (bench/bench_rooms.py)."""
+    import redis.asyncio as aioredis
+
+    pool = aioredis.BlockingConnectionPool.from_url(url, decode_responses=True, socket_connect_timeout=2,
+                                                    max_connections=REDIS_MAX_CONNECTIONS, timeout=5)
+    return aioredis.Redis(connection_pool=pool)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None,
                wirings: list[Wiring] | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -58,11 +74,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         async with AsyncExitStack() as stack:
             stack.push_async_callback(engine.dispose)
             if settings.redis_url:
-                import redis.asyncio as aioredis
-
-                # A lost Redis must fail fast (typed `unavailable`), not hang each new connection.
-                state.redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
-                                                      socket_connect_timeout=2)
+                state.redis = redis_client(settings.redis_url)
                 stack.push_async_callback(state.redis.aclose)
             for wire in wirings if wirings is not None else default_wirings():
                 await wire(state, stack)
@@ -72,8 +84,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
 
     # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
     # the largest upload plus room for the multipart envelope.
+    docs = settings.dev_mode or settings.api_docs_public  # the API map is not published by default
     app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan,
-                  max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD)
+                  max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)

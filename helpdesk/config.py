@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     metrics_public: bool | None = Field(
         None, description="GET /metrics without a token. Default: only in dev mode; otherwise it needs "
         "`Authorization: Bearer` with an API token of scope `metrics:read`.")
+    api_docs_public: bool = Field(False, description="Serve /docs and /openapi.json outside dev mode too.")
 
     # Login throttling: after `login_free_failures` failures in `login_window_s`, each further attempt
     # waits an exponentially growing lock-out (capped).
@@ -76,7 +77,9 @@ class Settings(BaseSettings):
     reconnect_grace_s: float = 30.0
     heartbeat_interval_s: float = 15.0
     ws_max_message_bytes: int = 64 * 1024
-    wrapup_s: float = Field(120.0, description="Longest wrap-up after a call; the console ends it sooner by going ready.")
+    wrapup_s: float = Field(
+        120.0, description="Longest wrap-up after a call; the console ends it sooner by going ready."
+    )
     default_handle_time_s: float = 300.0
 
     # Accountability (helpdesk.accountability): follow-up deadlines in business seconds (paused

@@ -150,8 +150,16 @@ async def work_orders_created(
 
 
 # ---- policies ------------------------------------------------------------------------------------
-async def list_policies(session: AsyncSession) -> Sequence[FollowupPolicy]:
-    return (await session.scalars(select(FollowupPolicy).order_by(FollowupPolicy.id))).all()
+async def list_policies(session: AsyncSession, staff: Staff) -> Sequence[FollowupPolicy]:
+    """The policies bearing on the caller's units: the global ones, their units' and their ancestors'
+    (which apply to them too); an admin sees all. Another county's deadlines are not theirs to read."""
+    stmt = select(FollowupPolicy).order_by(FollowupPolicy.id)
+    if staff.role != Role.admin:
+        path = await staff_unit_path(session, staff)
+        subtree = select(OrgUnit.id).where(unit_scope(staff, path))
+        stmt = stmt.where(or_(FollowupPolicy.unit_id.is_(None), FollowupPolicy.unit_id.in_(path_ids(path)),
+                              FollowupPolicy.unit_id.in_(subtree)))
+    return (await session.scalars(stmt)).all()
 
 
 async def get_policy(session: AsyncSession, item_id: int | None, unit_id: int | None) -> FollowupPolicy | None:

@@ -296,7 +296,7 @@ async def _may_edit(session: Any, staff: Staff, unit_id: int | None) -> None:
 
 @router.get("/api/followups/policies")
 async def list_policies(staff: CurrentSupervisor, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    rows = await repo.list_policies(session)
+    rows = await repo.list_policies(session, staff)
     return {
         "defaults": {
             "t1_s": settings.followup_t1_s,

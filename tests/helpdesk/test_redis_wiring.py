@@ -86,9 +86,13 @@ async def test_every_key_is_namespaced_and_expires(settings: Settings, clock: Fa
             await ticker.step()  # takes the leader lock and ticks
             await agent.send({"type": "hangup", "room": room})
             await agent.expect("call.ended")
-            await agent.expect("agent.state", state="ready")  # call_ended ran: the handle time is stored
-            keys = sorted([k async for k in client.scan_iter(match=redis_prefix + "*")])
-            kinds = {":".join(k.removeprefix(redis_prefix).split(":")[:2]) for k in keys}
+            async with asyncio.timeout(5):  # call_ended (just after call.ended) stores the handle time
+                while True:
+                    keys = sorted([k async for k in client.scan_iter(match=redis_prefix + "*")])
+                    kinds = {":".join(k.removeprefix(redis_prefix).split(":")[:2]) for k in keys}
+                    if "q:ht" in kinds:
+                        break
+                    await asyncio.sleep(0.05)
             assert {"q:a", "q:agents", "q:ht", "sig:seen", "leader:journey-tick"} <= kinds, keys
             for key in keys:
                 assert await client.ttl(key) > 0, key

@@ -274,3 +274,18 @@ async def test_a_county_supervisor_counts_only_the_subtree(world: World) -> None
     for csv in ("/api/stats/workorders.csv", "/api/followups/report.csv"):
         text = (await world.a.supervisor.get(csv)).text
         assert world.b.ids["wo"] not in text
+
+
+async def test_a_county_supervisor_reads_the_policies_bearing_on_the_subtree_only(world: World) -> None:
+    r = await world.b.supervisor.put("/api/followups/policies", json={"unit_id": world.units["b"], "t2_s": 600})
+    assert r.status_code == 200, r.text
+    assert (await world.admin.put("/api/followups/policies", json={"t2_s": 900})).status_code == 200
+    r = await world.admin.put("/api/followups/policies", json={"unit_id": world.units["city"], "t2_s": 800})
+    assert r.status_code == 200
+
+    async def units(client: httpx.AsyncClient) -> list[int | None]:
+        return [p["unit_id"] for p in (await client.get("/api/followups/policies")).json()["policies"]]
+
+    assert await units(world.a.supervisor) == [None, world.units["city"]]  # global and the parent's apply
+    assert await units(world.b.supervisor) == [world.units["b"], None, world.units["city"]]
+    assert await units(world.admin) == [world.units["b"], None, world.units["city"]]
