@@ -24,6 +24,7 @@ from pathlib import Path
 import jieba
 from helpdesk_kb.analysis import STOP_WORDS, init_jieba
 from helpdesk_kb.index import IndexDoc, KbIndex
+from results import write_section
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -397,11 +398,7 @@ def write_results(results: list[EngineResult], n_docs: int, took_s: float, comma
         "names one); the queries and their targets are listed in bench/bench_kb.py.",
         "",
     ]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n\n"
-    section = "\n".join(lines)
-    m = re.search(r"^## Knowledge base\n.*?(?=^## |\Z)", text, re.S | re.M)
-    text = text[: m.start()] + section + "\n" + text[m.end() :] if m else text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    write_section("Knowledge base", "\n".join(lines))
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from helpdesk_inspection.recorder import Recorder
 from helpdesk_inspection.synthetic import PatternTrack
+from results import write_section as save_section
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Inspection recording"
@@ -286,12 +287,7 @@ def write_section(
         ),
         "",
     ]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    section = "\n".join(lines)
-    text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {save_section(SECTION.removeprefix('## '), chr(10).join(lines))}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import WebSocket  # module level: FastAPI resolves the route's string annotations here
+from results import write_section
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -267,15 +267,7 @@ def write_results(loaded: dict[str, dict[str, float]], idle: dict[str, dict[str,
         f"- One relay with nothing queued: p50 {idle['endpoint']['p50']:.2f} ms through the endpoint vs "
         f"{idle['bare']['p50']:.2f} ms bare.",
     ]
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    section = "\n".join(lines)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {write_section(SECTION.removeprefix('## '), chr(10).join(lines))}")
 
 
 def best_of(rounds: int, rooms: int, seconds: float) -> dict[str, dict[str, float]]:

@@ -15,7 +15,6 @@ import asyncio
 import os
 import platform
 import random
-import re
 import statistics
 import time
 import uuid
@@ -28,6 +27,7 @@ from helpdesk_queue.models import AgentPresence, Assignment, QueueSettings, Wait
 from helpdesk_queue.routing import plan, plan_naive
 from helpdesk_queue.service import QueueService
 from helpdesk_queue.store import QueueStore
+from results import write_section
 
 N_ENTRIES, N_AGENTS, NOW = 1000, 200, 1_764_300_000.0
 CITY, COUNTIES, TOWNS_PER_COUNTY, ITEMS, DEPTS = 1, 5, 5, 20, 5
@@ -144,10 +144,7 @@ async def time_dispatch(
 
 def write_results(text: str) -> None:
     """Replace only the "## Routing" section of bench/RESULTS.md (other sections are others')."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = re.compile(r"^## Routing\n.*?(?=^## |\Z)", re.S | re.M)
-    new = section.sub(lambda _: text, old) if section.search(old) else old.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(new, encoding="utf-8")
+    write_section("Routing", text)
 
 
 async def redis_rows(url: str) -> list[float]:
