@@ -4,7 +4,6 @@ set-up, and the hooks they call back into the journey."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import AsyncExitStack
 from typing import Any
@@ -20,6 +19,7 @@ from helpdesk.access import can_view_work_order, visible_unit_ids
 from helpdesk.deps import get_current_staff, get_optional_applicant, get_optional_staff, get_session
 from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
 from helpdesk.state import AppState
+from helpdesk.tasks import start_background
 
 log = logging.getLogger(__name__)
 RETENTION_SWEEP_S = 3600
@@ -54,14 +54,7 @@ async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
 
     component = await inspection.wire(state, stack, send_to_member=send_to_member)
     state.components["inspection_first_pass"] = inspection_first_pass
-    task = asyncio.create_task(sweep_recordings(component), name="inspection-retention")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    stack.push_async_callback(stop)
+    start_background(stack, sweep_recordings(component), "inspection-retention")
 
 
 async def sweep_recordings(component: Any) -> None:

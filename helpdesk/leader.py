@@ -4,6 +4,7 @@ token and a TTL, renewed by its holder; a dead holder's lock expires and another
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any, Protocol
 
@@ -51,3 +52,9 @@ class RedisLeaderLock:
 
     async def release(self) -> None:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)
+
+
+async def release_quietly(lock: LeaderLock) -> None:
+    """On shutdown: hand the timers over at once; a Redis that is already gone just lets the lock expire."""
+    with contextlib.suppress(Exception):
+        await lock.release()

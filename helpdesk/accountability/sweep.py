@@ -10,7 +10,6 @@ Exactly one process normally runs it (helpdesk.leader); the guards make a second
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -29,9 +28,10 @@ from helpdesk.accountability.notify import Notifier, Notify, NotifyEvent
 from helpdesk.accountability.service import iso, open_followup
 from helpdesk.clock import Clock
 from helpdesk.config import Settings
-from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock
+from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock, release_quietly
 from helpdesk.org.calendar import load_calendar
 from helpdesk.state import AppState
+from helpdesk.tasks import start_background
 from helpdesk.workorders.models import WorkOrder
 from helpdesk.workorders.service import record_event
 
@@ -363,14 +363,6 @@ async def wire_accountability(state: AppState, stack: AsyncExitStack) -> None:
         if state.redis is not None
         else MemoryLeaderLock()
     )
-    task = asyncio.create_task(run_sweeper(state, notifier, leader), name="followup-sweeper")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if state.redis is not None:
-            with contextlib.suppress(Exception):
-                await leader.release()
-
-    stack.push_async_callback(stop)
+    if state.redis is not None:  # runs after the sweeper stops: hand the timers over at once
+        stack.push_async_callback(release_quietly, leader)
+    start_background(stack, run_sweeper(state, notifier, leader), "followup-sweeper")

@@ -4,7 +4,6 @@ snapshot of queues, agents, calls and unresolved work orders within their org su
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from helpdesk.accounts.models import Role, Staff
 from helpdesk.applicants.models import Applicant
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.state import AppState
+from helpdesk.tasks import start_background
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 
 log = logging.getLogger(__name__)
@@ -142,14 +142,7 @@ def iso(value: datetime | None) -> str | None:
 async def wire_supervision(state: AppState, stack: AsyncExitStack) -> None:
     feed = SupervisorFeed(state)
     state.components["supervision"] = feed
-    task = asyncio.create_task(run_feed(feed), name="supervisor-feed")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    stack.push_async_callback(stop)
+    start_background(stack, run_feed(feed), "supervisor-feed")
 
 
 async def run_feed(feed: SupervisorFeed) -> None:
