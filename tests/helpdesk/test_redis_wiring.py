@@ -226,3 +226,32 @@ async def test_redis_lost_and_back(settings: Settings, clock: FakeClock, private
         welcome = await applicant.connect()
         assert welcome["ticket"]["work_order"] == work_order and welcome["ticket"]["position"] == 1
         await http.aclose()
+
+
+class ScriptedLock:
+    """A leader lock whose answers the test decides (True: this process leads this tick)."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+
+    async def acquire(self) -> bool:
+        return self.answers.pop(0)
+
+    async def release(self) -> None:
+        return None
+
+
+async def test_a_new_term_of_leadership_forgets_stale_absence_counts(settings: Settings, clock: FakeClock) -> None:
+    """offline_since is kept by the leader only: counts from an earlier term must not carry over, or an
+    applicant who went offline just now could be dropped at once."""
+    async with api_app(settings, clock) as app:
+        journey = app.state.helpdesk.components["journey"]
+        ticker = Ticker(journey, ScriptedLock([True, False, True]))
+        await ticker.step()
+        assert ticker.leading
+        journey.offline_since["someone"] = 0.0  # seen absent long ago, in the first term
+        journey.queue._leak_suspects = {7}
+        await ticker.step()  # another process leads meanwhile
+        assert not ticker.leading
+        await ticker.step()  # leading again: a new term
+        assert ticker.leading and journey.offline_since == {} and journey.queue._leak_suspects == set()
