@@ -8,13 +8,11 @@ in this process (docs/deploy.md, docs/redis.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from helpdesk_queue import MemoryQueueStore, QueueService, QueueSettings, QueueStore, WaitingEntry
 from helpdesk_signaling.endpoint import SignalingEndpoint
@@ -23,9 +21,10 @@ from sqlalchemy import select
 
 from helpdesk.journey import units
 from helpdesk.journey.service import Journey, is_unavailable
-from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock
+from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock, release_quietly
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.state import AppState
+from helpdesk.tasks import start_background
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 
 log = logging.getLogger(__name__)
@@ -94,9 +93,8 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     if state.components.get("ticker", True):
         ticker = Ticker(journey, backends.leader)
         state.components["journey_ticker"] = ticker
-        task = asyncio.create_task(ticker.run(), name="journey-ticker")
-        state.components["journey_ticker_task"] = task
-        stack.push_async_callback(stop_ticker, task, backends.leader)
+        stack.push_async_callback(release_quietly, backends.leader)  # after the ticker stops
+        state.components["journey_ticker_task"] = start_background(stack, ticker.run(), "journey-ticker")
 
 
 class Ticker:
@@ -199,15 +197,3 @@ async def restore_waiting(journey: Journey) -> int:
     for entry in entries:
         await journey.queue.join(entry)
     return len(entries)
-
-
-async def stop_ticker(task: asyncio.Task[Any], leader: LeaderLock) -> None:
-    await cancel(task)
-    with contextlib.suppress(Exception):  # hand the timers over at once on a clean shutdown
-        await leader.release()
-
-
-async def cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
