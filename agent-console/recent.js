@@ -1,5 +1,5 @@
 // "My recent work orders" (GET /api/workorders?mine=1).
-import { get } from '/static/help/api.js';
+import { get, post } from '/static/help/api.js';
 import { t, setText, formatTime } from '/static/help/i18n.js';
 
 function rowsOf(data) {
@@ -44,6 +44,27 @@ export async function loadRecent(list) {
     when.className = 'muted';
     when.textContent = formatTime(w.ended_at || w.answered_at || w.queued_at || w.created_at);
     li.append(badge, num, item, when);
+    if (w.status === 'resolved' && w.notes) li.append(draftButton(w));
     list.append(li);
   }
+}
+
+/** One click turns a resolved call's notes into a draft article for the knowledge base. */
+function draftButton(w) {
+  const btn = document.createElement('button');
+  btn.type = 'button';
+  btn.className = 'btn btn-small btn-ghost kb-draft';
+  setText(btn, 'recent.draft_kb');
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      const article = await post('/api/kb/drafts/from-work-order', { work_order_id: w.id });
+      window.open(`/console/kb.html?article=${encodeURIComponent(article.id)}`, '_blank', 'noopener');
+    } catch {
+      setText(btn, 'recent.draft_failed');
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  return btn;
 }

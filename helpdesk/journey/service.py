@@ -193,12 +193,18 @@ class Journey:
         if accepted_at is not None:  # offer accepted → room open and both told
             metrics.observe_pairing(time.perf_counter() - accepted_at)
 
-    async def end_call(self, room: Room | str, *, reason: str, by: str | None) -> None:
-        """Ends a call once, whoever asks first: closes the room, stamps the work order, frees the agent."""
-        closed = await self.endpoint.end_call(room, reason, by)
-        if closed is None:
-            return
-        meta = closed.metadata
+    async def end_call(self, room: Room | str, *, reason: str, by: str | None, closed: bool = False) -> None:
+        """Ends a call once, whoever asks first: closes the room, stamps the work order, then tells both
+        sides (so a wrap-up sent on `call.ended` finds the call ended), then frees the agent.
+
+        `closed=True`: the room was already closed by the drop-grace sweep, which hands it over."""
+        if closed:
+            ended = room if isinstance(room, Room) else None
+        else:
+            ended = await self.hub.close_room(room if isinstance(room, str) else room.id)
+        if ended is None:
+            return  # the other side (or another process) ended it first
+        meta = ended.metadata
         inspection = self.state.components.get("inspection")
         if inspection is not None:  # a live inspection ends with its call; what was recorded stays
             await inspection.on_call_ended(meta["work_order"], reason)
@@ -210,6 +216,9 @@ class Journey:
                     await wos.record_drop(session, wo, member=by, kind="expired", now=now)
                 await wos.mark_ended(session, wo, reason=reason, by=by or "system", now=now)
                 await session.commit()
+        message = p.CallEnded(room=ended.id, work_order=meta.get("work_order"), reason=reason, by=by)
+        for member in ended.members:
+            await self.send(member, message)
         handle_s = now.timestamp() - float(meta.get("answered_at", now.timestamp()))
         try:
             await self.queue.call_ended(int(meta["agent_id"]), handle_s, str(meta["line"]))
@@ -406,4 +415,4 @@ class Journey:
         await self.sweep_absent_applicants()
         for expired in await self.endpoint.sweep():
             by = expired.dropped[0] if expired.dropped else None
-            await self.end_call(expired.room, reason="dropped", by=by)
+            await self.end_call(expired.room, reason="dropped", by=by, closed=True)

@@ -67,3 +67,24 @@ async def test_guide_on_help_page_and_form_sent_into_call(live: Live) -> None:
         wo = (await agent.http.get(f"/api/workorders/{room}")).json()
         assert [(f["name"], f["source"]) for f in wo["files"]] == [("名称使用承诺书.pdf", "kb")]
         assert "kb_article_sent" in [e["kind"] for e in wo["events"]]
+
+
+async def test_resolved_call_notes_become_a_draft_article(live: Live) -> None:
+    seed = live.seed
+    async with Browser(live) as agent, Browser(live) as applicant, Browser(live) as stranger:
+        a_room, _ = await start_call(live, agent, applicant)
+        room = a_room["room"]
+        await applicant.send({"type": "hangup", "room": room})
+        await agent.expect("call.ended")
+        notes = "字号重复时：先做名称自主申报，再上传名称使用承诺书。"
+        r = await agent.http.post(f"/api/workorders/{room}/wrapup", json={"outcome": "resolved", "notes": notes})
+        assert r.status_code == 200
+        r = await agent.http.post("/api/kb/drafts/from-work-order", json={"work_order_id": room})
+        assert r.status_code == 201, r.text
+        draft = r.json()
+        assert draft["status"] == "draft" and "名称使用承诺书" in draft["body"]
+        assert draft["title"].startswith("企业设立登记")
+        # Someone who may not see the work order cannot mine its notes.
+        await stranger.login(seed["agent2"].username)
+        r = await stranger.http.post("/api/kb/drafts/from-work-order", json={"work_order_id": room})
+        assert r.status_code == 404
