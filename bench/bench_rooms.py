@@ -316,6 +316,11 @@ def report(best: dict[str, dict[str, Any]], args: argparse.Namespace, took: floa
         f"({r['p50'] / b['p50']:.1f}×), p99 {r['p99']:.2f} vs {b['p99']:.2f} ms; server CPU per message "
         f"{r['cpu_us'] / b['cpu_us']:.1f}× the bare relay's (two processes each parse/serialise, plus the relay "
         "script and pub/sub round trip).",
+        "- This is a saturation test (closed loop: every received message is answered at once, "
+        f"{4 * args.rooms * WINDOW // 2:,} messages in flight), so latency ≈ messages in flight / throughput and "
+        "measures queueing; one signal through an idle cross-process relay takes ~2 ms (bench/RESULTS.md "
+        "\"Scale-out\"). A call's set-up exchanges ~10-30 signaling messages, so 3,000 msg/s is ~100 call "
+        "set-ups per second.",
         "- Rate and latency at this load are bounded by the 2 cores shared by the client, the servers, Redis and "
         "whatever else runs on the machine (see the load average): compare the rows, not the absolute values.",
     ]

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from helpdesk import metrics
 from helpdesk.accountability import audit, policy
 from helpdesk.accountability import repository as repo
 from helpdesk.accountability.models import Breach, BreachReason, FollowupFlag
@@ -280,6 +281,7 @@ async def _escalate(sessions: Sessions, settings: Settings, now: datetime, notif
                 continue
         done += 1
         report.escalated.append((wo_id, level))
+        metrics.record_escalation(level)
         await notify(
             NotifyEvent(
                 "escalation",

@@ -43,6 +43,12 @@ async def test_guide_on_help_page_and_form_sent_into_call(live: Live) -> None:
         await sup.login(seed["supervisor"].username)
         article, attachment = await publish_guide(sup, seed["item"].id, seed["department"].id)
 
+        from helpdesk.metrics import KB_QUERY_SECONDS
+
+        searches = KB_QUERY_SECONDS._sum.get()  # the app times every KB search for /metrics
+        r = await sup.http.get("/api/kb/search", params={"q": "企业设立"})
+        assert r.status_code == 200 and r.json()["hits"], r.text
+        assert KB_QUERY_SECONDS._sum.get() > searches
         item = (await applicant.http.get(f"/api/help/items/{seed['item'].code}")).json()
         assert "名称使用承诺书" in item["guide_html"] and "<script" not in item["guide_html"]
 
