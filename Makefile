@@ -27,7 +27,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/helpdesk db upgrade
-	$(BIN)/helpdesk demo
+	$(BIN)/helpdesk demo --open-all-hours
 	@echo "Serving on http://$(HOST):$(PORT)/ (staff: /console/, applicants: /help?item=SCJG-001, API: /docs); Ctrl-C stops."
 	$(BIN)/helpdesk serve --host $(HOST) --port $(PORT)
 

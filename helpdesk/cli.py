@@ -153,6 +153,8 @@ def _db_revision(args: argparse.Namespace) -> None:
 def register_demo(sub: Subparsers) -> None:
     p = sub.add_parser("demo", help="load the demo org tree, items, holidays and staff (idempotent)")
     p.add_argument("--url", help="database URL (default: HELPDESK_DATABASE_URL)")
+    p.add_argument("--open-all-hours", action="store_true",
+                   help="every demo desk open around the clock (default: real office hours and holidays)")
     p.set_defaults(func=_demo)
 
 
@@ -169,7 +171,7 @@ def _demo(args: argparse.Namespace) -> None:
     _require_migrated(_database_url(args))
     with err.status("Loading demo data …") as status:
         counts = asyncio.run(run_demo(_database_url(args), lambda step: status.update(f"Loading {step} …"),
-                                      settings))
+                                      settings, open_all_hours=args.open_all_hours))
     out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
     base = settings.public_base_url.rstrip("/")
     out.print(f"\n  staff console  {base}/console/\n  applicant page {base}/help?item={demo_data.DEMO_ITEM}"

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import helpdesk.models  # noqa: F401 - every table, so components' foreign keys resolve at flush
@@ -16,13 +16,16 @@ from helpdesk.accounts.models import Role, Staff, StaffSkill
 from helpdesk.applicants.models import Applicant
 from helpdesk.config import Settings
 from helpdesk.db import Base, make_engine, make_session_factory
-from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit
+from helpdesk.org.models import DEFAULT_BUSINESS_HOURS, Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit
 from helpdesk.security import hash_password
 from helpdesk.workorders.models import Channel, Outcome, WorkOrder, WorkOrderStatus
 
 M = TypeVar("M", bound=Base)
 Progress = Callable[[str], None]
 ComponentDemo = Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable[object]]
+
+
+ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
 async def _upsert(session: AsyncSession, model: type[M], key: dict[str, Any], values: dict[str, Any]) -> M:
@@ -205,15 +208,18 @@ COMPONENT_DEMOS: list[tuple[str, ComponentDemo]] = [
 
 
 async def run_demo(url: str, progress: Progress | None = None, settings: Settings | None = None,
-                   components: bool = True) -> dict[str, int]:
+                   components: bool = True, open_all_hours: bool = False) -> dict[str, int]:
     """The foundation's rows in one transaction on the database at `url` (already migrated), then
-    each component's demo content."""
+    each component's demo content. `open_all_hours`: every desk open around the clock, so a demo can
+    be tried at night and at weekends (the real hours come back by running it again without)."""
     settings = settings or Settings(database_url=url)
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)
         async with sessions() as session:
             result = await load_demo(session, progress)
+            hours = ALWAYS_OPEN if open_all_hours else DEFAULT_BUSINESS_HOURS
+            await session.execute(update(OrgUnit).values(business_hours=hours))
             await session.commit()
         for name, step in COMPONENT_DEMOS if components else []:
             if progress:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk import demo_data, migrations
 from helpdesk.accounts.models import Staff, StaffSkill
-from helpdesk.db import Base
+from helpdesk.config import Settings
+from helpdesk.db import Base, make_engine, make_session_factory
 from helpdesk.demo import load_demo, run_demo
 from helpdesk.org.models import Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 from helpdesk.security import verify_password
@@ -132,3 +133,29 @@ def test_demo_on_migrated_postgres(pg_url: str) -> None:
     second = asyncio.run(run_demo(pg_url, components=False))
     assert first == second
     assert first["service_items"] >= 30 and first["work_orders"] == len(demo_data.ORDERS)
+
+
+def test_demo_can_open_every_desk_around_the_clock(settings: Settings) -> None:
+    """`make run` loads the demo with --open-all-hours, so calls can be tried on a Sunday night;
+    loading it again without the flag restores the real office hours."""
+    from datetime import UTC, datetime
+
+    from helpdesk.org.calendar import load_calendar
+
+    url = settings.database_url
+    migrations.upgrade(url)
+    sunday_night = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+
+    async def city_open() -> bool:
+        engine = make_engine(url)
+        try:
+            async with make_session_factory(engine)() as s:
+                city = (await s.scalars(select(OrgUnit).where(OrgUnit.code == demo_data.UNITS[1].code))).one()
+                return (await load_calendar(s, city.id)).is_open(sunday_night)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_demo(url, components=False, open_all_hours=True))
+    assert asyncio.run(city_open())
+    asyncio.run(run_demo(url, components=False))
+    assert not asyncio.run(city_open())
