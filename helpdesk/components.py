@@ -48,7 +48,7 @@ async def wire_kb(state: AppState, stack: AsyncExitStack) -> None:
     kb.search = timed_search
 
 
-def inspection_first_pass() -> Select[tuple[str, int]]:
+def inspection_first_pass() -> Select[str, Any]:
     """Per work order: 1 when its first (non-follow-up) inspection passed, else 0 — for the figures."""
     passed = case((Inspection.outcome == InspectionOutcome.passed, 1), else_=0)
     return (select(Inspection.work_order_id.label("work_order_id"), func.max(passed).label("first_pass"))
