@@ -1,5 +1,5 @@
 """Warm transfer: during a call the agent hands the applicant to another unit or level (township →
-county → city) with a required note. The applicant stays in the call and, at the same time, at the
+county → city), or to a named colleague, with a required note. The applicant stays in the call and, at the same time, at the
 front of the target's queue; when a target agent accepts (having seen the whole context), the first
 call ends as "transferred" and the new one opens. Each leg is a work order; the chain links them."""
 
@@ -73,7 +73,8 @@ async def request_transfer(work_order_id: str, body: TransferIn, staff: CurrentS
     await session.commit()
     await journey.queue.join(WaitingEntry(
         ticket=wo.applicant_id, work_order_id=child.id, unit_chain=[u.id for u in chain], item_id=wo.item_id,
-        department_id=item.department_id, priority=TRANSFER_PRIORITY, enqueued_at=now.timestamp()))
+        department_id=item.department_id, priority=TRANSFER_PRIORITY, enqueued_at=now.timestamp(),
+        pinned_agent=body.target_agent_id))
     return {"work_order": child.id, "number": child.number, "target_unit": {"id": unit.id, "name": unit.name}}
 
 

@@ -39,12 +39,20 @@ class WaitingEntry:
     fallback_level: int = 0  # the level of the current or last offer (0 = own unit)
     offer_expires_at: float | None = None
     declined_by: list[int] = field(default_factory=list)  # agents never re-offered this entry
+    # A warm transfer to a named colleague: only that agent is offered the entry, until they decline
+    # or miss it; then the pin lapses and the entry is routed like any other (nobody loses their turn).
+    pinned_agent: int | None = None
 
     def __post_init__(self) -> None:
         if not self.unit_chain:
             raise ValueError("unit_chain needs at least the applicant's unit")
         if not PRIORITY_MIN <= self.priority <= PRIORITY_MAX:
             raise ValueError(f"priority must be within [{PRIORITY_MIN}, {PRIORITY_MAX}]")
+
+    @property
+    def active_pin(self) -> int | None:
+        pin = self.pinned_agent
+        return pin if pin is not None and pin not in self.declined_by else None
 
     @property
     def unit_id(self) -> int:

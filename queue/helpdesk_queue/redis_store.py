@@ -106,6 +106,7 @@ def encode_entry(e: WaitingEntry) -> dict[str, str]:
         "to": "" if e.offered_to is None else str(e.offered_to), "lvl": str(e.fallback_level),
         "exp": "" if e.offer_expires_at is None else repr(e.offer_expires_at), "line": e.line,
         "declined": ",".join(str(a) for a in e.declined_by),
+        "pin": "" if e.pinned_agent is None else str(e.pinned_agent),
     }  # fmt: skip
 
 
@@ -115,6 +116,7 @@ def decode_entry(h: dict[str, str]) -> WaitingEntry:
         priority=int(h["prio"]), enqueued_at=float(h["at"]), state=h["state"],  # type: ignore[arg-type]
         offered_to=int(h["to"]) if h["to"] else None, fallback_level=int(h["lvl"]),
         offer_expires_at=_opt(h["exp"]), declined_by=[int(a) for a in h["declined"].split(",") if a],
+        pinned_agent=int(h["pin"]) if h.get("pin") else None,
     )  # fmt: skip
 
 

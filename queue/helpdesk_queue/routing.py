@@ -30,6 +30,11 @@ def eligible_level(
     entry: WaitingEntry, agent: AgentPresence, now: float, fallback_after_s: float
 ) -> int | None:
     """The fallback level at which `agent` may serve `entry`, or None (ignores free capacity)."""
+    pin = entry.active_pin
+    if pin is not None:  # a named colleague: their desk, whatever the skills or the wait
+        if agent.agent_id != pin or agent.unit_id not in entry.unit_chain:
+            return None
+        return entry.unit_chain.index(agent.unit_id)
     if not agent.skilled_for(entry.item_id, entry.department_id) or agent.agent_id in entry.declined_by:
         return None
     for level in range(reachable_level(entry, now, fallback_after_s) + 1):
@@ -92,7 +97,22 @@ def plan(
         return found
 
     out: list[Assignment] = []
+    by_id = {a.agent_id: a for a in agents}
     for entry in queue_order(e for e in entries if e.state == "waiting"):
+        pin = entry.active_pin
+        if pin is not None:  # only the named colleague (see eligible_level)
+            pinned = by_id.get(pin)
+            if pinned is not None and free.get(pin, 0) > 0 and pinned.unit_id in entry.unit_chain:
+                out.append(Assignment(entry.ticket, pin, entry.unit_chain.index(pinned.unit_id)))
+                free[pin] -= 1
+                load[pin] += 1
+                remaining -= 1
+                if free[pin] > 0:
+                    for key in keys_of[pin]:
+                        heapq.heappush(heaps[key], (load[pin], pinned.idle_since, pin))
+                if not remaining:
+                    break
+            continue
         top = reachable_level(entry, now, fallback_after_s)
         for level in range(top + 1):
             unit = entry.unit_chain[level]

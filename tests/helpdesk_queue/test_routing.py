@@ -114,3 +114,28 @@ def test_indexed_plan_matches_naive_scan() -> None:
             for a in range(rng.randint(0, 12))
         ]
         assert plan(entries, agents, T0, FB) == plan_naive(entries, agents, T0, FB)
+
+
+def test_a_pinned_entry_goes_only_to_its_named_agent() -> None:
+    """A warm transfer to a named colleague: that agent (skilled or not, whatever the wait) and nobody
+    else; once they decline, the pin lapses and the entry is routed like any other."""
+    entry = make_entry("t", chain=(CITY,))
+    entry.pinned_agent = 2
+    longest_idle = make_agent(1, unit=CITY, idle_since=T0 - 600)
+    named = make_agent(2, unit=CITY, items=(), idle_since=T0)
+    for planner in (plan, plan_naive):
+        assert planner([entry], [longest_idle, named], T0, FB) == [Assignment("t", 2, 0)]
+        assert planner([entry], [longest_idle], T0, FB) == []  # the named agent is away: the entry waits
+    entry.declined_by.append(2)
+    for planner in (plan, plan_naive):
+        assert planner([entry], [longest_idle, named], T0, FB) == [Assignment("t", 1, 0)]
+
+
+def test_pins_and_plain_entries_share_agents_fairly() -> None:
+    """Transfers come in at the front (priority); the others keep the usual order on the other agents."""
+    pinned, plain = make_entry("p", chain=(CITY,), at=T0 + 5, priority=900), make_entry("a", chain=(CITY,), at=T0)
+    pinned.pinned_agent = 1
+    agents = [make_agent(1, unit=CITY, idle_since=T0 - 60), make_agent(2, unit=CITY, idle_since=T0)]
+    expected = [Assignment("a", 2, 0), Assignment("p", 1, 0)]
+    assert sorted(plan([pinned, plain], agents, T0 + 10, FB), key=str) == sorted(expected, key=str)
+    assert sorted(plan_naive([pinned, plain], agents, T0 + 10, FB), key=str) == sorted(expected, key=str)

@@ -29,8 +29,10 @@ async def test_lines_are_separate(store: QueueStore) -> None:
 async def test_entry_round_trip_and_remove(store: QueueStore) -> None:
     entry = make_entry("a", at=T0 + 0.123456, priority=2)
     entry.declined_by = [4, 5]
+    entry.pinned_agent = 9
     await store.add_entry(entry)
     assert await store.get_entry("a") == entry
+    assert (await store.list_waiting())[0].pinned_agent == 9
     assert await store.remove_entry("a") == entry
     assert await store.remove_entry("a") is None
     assert await store.get_entry("a") is None

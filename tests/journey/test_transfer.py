@@ -68,3 +68,37 @@ async def test_warm_transfer_to_the_city_keeps_context_and_chain(live: Live) -> 
         assert r.status_code == 200 and r.json()["status"] == "transferred"
         wo2 = (await city_agent.http.get(f"/api/workorders/{second}")).json()
         assert wo2["transferred_from_id"] == first and wo2["status"] == "in_call"
+
+
+async def test_transfer_to_a_named_colleague(live: Live) -> None:
+    """The named agent gets the offer even though another agent of that desk has been idle longer."""
+    from helpdesk.accounts.service import Skill
+    from tests.helpdesk.factories import make_staff
+
+    seed = live.seed
+    async with live.state.sessions() as s:
+        named = await make_staff(s, unit=seed["city"], skills=[Skill(item_id=seed["item"].id)],
+                                 display_name="陈专员")
+        await s.commit()
+    async with Browser(live) as county_agent, Browser(live) as idle_agent, Browser(live) as colleague, \
+            Browser(live) as applicant:
+        await idle_agent.login(seed["agent2"].username)
+        await idle_agent.connect()
+        await idle_agent.send({"type": "agent.state", "state": "ready"})  # ready first: longest idle
+        await idle_agent.expect("agent.state", state="ready")
+        await colleague.login(named.username)
+        await colleague.connect()
+        await colleague.send({"type": "agent.state", "state": "ready"})
+        await colleague.expect("agent.state", state="ready")
+
+        a_room, _ = await start_call(live, county_agent, applicant)
+        r = await county_agent.http.post(f"/api/calls/{a_room['room']}/transfer",
+                                         json={"target_agent_id": named.id, "note": "请陈专员处理"})
+        assert r.status_code == 200, r.text
+        offer = await colleague.expect("offer")
+        assert offer["context"]["transfer"]["note"] == "请陈专员处理"
+        assert not [m for m in idle_agent.inbox if m["type"] == "offer"]
+        # The colleague declines: the pin lapses and the desk's other agent is offered the applicant.
+        await colleague.send({"type": "offer.decline", "ticket": offer["ticket"]})
+        second = await idle_agent.expect("offer")
+        assert second["work_order"] == offer["work_order"]
