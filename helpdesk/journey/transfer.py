@@ -1,7 +1,8 @@
 """Warm transfer: during a call the agent hands the applicant to another unit or level (township →
-county → city), or to a named colleague, with a required note. The applicant stays in the call and, at the same time, at the
-front of the target's queue; when a target agent accepts (having seen the whole context), the first
-call ends as "transferred" and the new one opens. Each leg is a work order; the chain links them."""
+county → city), or to a named colleague, with a required note. The applicant stays in the call and,
+at the same time, at the front of the target's queue; when a target agent accepts (having seen the
+whole context), the first call ends as "transferred" and the new one opens. Each leg is a work order;
+the chain links them."""
 
 from __future__ import annotations
 
