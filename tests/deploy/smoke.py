@@ -50,6 +50,10 @@ class Browser(Client):
         self.http = httpx.AsyncClient(base_url=stack.url, timeout=30, verify=self.tls)
         self.upstream = ""
 
+    async def __aenter__(self) -> Browser:
+        await super().__aenter__()
+        return self
+
     async def connect(self, timeout: float = 15.0) -> dict[str, Any]:
         await self.disconnect()
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())

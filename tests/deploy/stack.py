@@ -106,6 +106,8 @@ def build_images(steps: Steps) -> None:
                "-t", APP_IMAGE,
                "-f", str(DOCKER / "Dockerfile"), "--ignorefile", str(DOCKER / "Dockerfile.dockerignore"),
                str(REPO), timeout=1800)
+        # The previous build's app image, untagged now: only images with this Dockerfile's label.
+        podman("image", "prune", "-f", "--filter", "label=org.opencontainers.image.title=helpdesk", check=False)
 
 
 def self_signed_cert(folder: Path) -> Path:
