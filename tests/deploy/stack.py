@@ -10,6 +10,7 @@ variables.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -29,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 BASE_IMAGE = "localhost/helpdesk-ci/debian:bookworm"
-APP_IMAGE = "localhost/helpdesk:ci"
+# One tag per checkout: two working copies testing at once on one machine never swap images.
+APP_IMAGE = f"localhost/helpdesk:ci-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}"
 # compose.yaml's image variable → the docker/ci/services.Dockerfile target standing in for it.
 SERVICE_IMAGES = {"POSTGRES_IMAGE": "postgres", "REDIS_IMAGE": "redis", "NGINX_IMAGE": "nginx",
                   "COTURN_IMAGE": "coturn"}

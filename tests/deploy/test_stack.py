@@ -16,7 +16,7 @@ from tests.conftest import require_service
 from tests.deploy.smoke import run_smoke
 from tests.deploy.stack import APP_IMAGE, Stack, StepFailed, Steps, build_images, podman, podman_usable
 
-BROKEN_IMAGE = "localhost/helpdesk:ci-broken"
+BROKEN_IMAGE = APP_IMAGE + "-broken"
 
 
 @pytest.fixture(scope="module")
