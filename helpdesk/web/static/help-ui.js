@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 
 /** Phones ask for the camera in a system prompt; desktop browsers in the address bar. */
 function onPhone() {
-  return navigator.userAgentData?.mobile ?? /Mobi|Android|iPhone|iPad/i.test(navigator.userAgent);
+  return !!navigator.userAgentData?.mobile || /Mobi|Android|iPhone|iPad/i.test(navigator.userAgent)
+    || matchMedia('(pointer: coarse)').matches;
 }
 
 export function renderDeviceWording() {
