@@ -5,7 +5,6 @@ captured for the README."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
