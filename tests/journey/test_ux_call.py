@@ -18,6 +18,7 @@ from helpdesk.org.models import Department, OrgUnit, ServiceItem
 from tests.journey.a11y import violations
 from tests.journey.browser import chromium, collect_console
 from tests.journey.live import PASSWORD, Live, live_app
+from tests.journey.test_ux_applicant import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 STEP_MS = 20_000
@@ -101,6 +102,7 @@ async def run_call(live: Live, agent: Page, applicant: Page, tmp_path: Path) -> 
     await expect(agent.locator("#remote-video")).to_have_attribute("aria-label", "The applicant's video")
     await expect(applicant.locator("#peer-name")).to_have_text("王帮办")
     await tablet_fits(agent)
+    await agent.screenshot(path=str(SCREENSHOTS / "console-tablet.png"))
     found += await violations(agent, "console call (en)")
     found += await violations(applicant, "call (en)")
 

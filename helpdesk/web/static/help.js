@@ -186,7 +186,11 @@ async function sendRequest(channel, retried = false) {
     if (page.unitCode) body.unit = page.unitCode;
     const res = await post('/api/help/requests', body);
     page.request = res;
-    renderQueue({ ...res, state: res.state || 'waiting', live: false });
+    // The socket may already have said "offered": a live status is newer than this answer.
+    const seen = page.lastStatus;
+    if (!(seen && seen.work_order === res.work_order && seen.live !== false)) {
+      renderQueue({ ...res, state: res.state || 'waiting', live: false });
+    }
     showView('queue-view');
   } catch (err) {
     if (err.status === 409 && ['no_agents', 'closed', 'not_offered'].includes(err.code)) {
