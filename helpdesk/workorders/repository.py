@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,13 +47,16 @@ async def list_visible(session: AsyncSession, staff: Staff, *, mine: bool, statu
 
 
 def matching(search: str) -> ColumnElement[bool]:
-    """A number, an item name (either language) or an applicant's phone (given or for a call-back)."""
-    plain = search.replace("\\", "").replace("%", "").replace("_", "")  # typed text, never a pattern
-    like = f"%{plain}%"
-    items = select(ServiceItem.id).where(ServiceItem.name.ilike(like) | ServiceItem.name_en.ilike(like))
-    phones = select(Applicant.id).where(Applicant.phone.ilike(like))
-    return or_(WorkOrder.number.ilike(like), WorkOrder.item_id.in_(items), WorkOrder.applicant_id.in_(phones),
-               WorkOrder.callback_phone.ilike(like))
+    """A number, an item name (either language) or an applicant's phone (given or for a call-back).
+    autoescape: what the agent typed is text, never a LIKE pattern."""
+    def has(column: Any) -> ColumnElement[bool]:
+        result: ColumnElement[bool] = column.icontains(search, autoescape=True)
+        return result
+
+    items = select(ServiceItem.id).where(has(ServiceItem.name) | has(ServiceItem.name_en))
+    phones = select(Applicant.id).where(has(Applicant.phone))
+    return or_(has(WorkOrder.number), WorkOrder.item_id.in_(items), WorkOrder.applicant_id.in_(phones),
+               has(WorkOrder.callback_phone))
 
 
 async def get_visible(session: AsyncSession, staff: Staff, work_order_id: str) -> WorkOrder:
