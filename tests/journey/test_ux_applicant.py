@@ -133,6 +133,11 @@ async def test_queue_hint_callback_and_phone_guide(settings: Settings, browser: 
         await expect(page.locator("#queue-state")).to_contain_text("正在接听")
         await expect(page.locator("#queue-no-agents")).to_be_hidden()
         found += await violations(page, "queue (zh)")
+        await page.click("#elder-toggle")  # 大字模式 while waiting
+        await expect(page.locator("#queue-position")).to_have_text("1")
+        await page.screenshot(path=str(SCREENSHOTS / "elderly-queue.png"))
+        found += await violations(page, "queue (zh, 大字模式)")
+        await page.click("#elder-toggle")
         await page.click("#lang-toggle")
         found += await violations(page, "queue (en)")
         await page.click("#lang-toggle")
