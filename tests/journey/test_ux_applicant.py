@@ -5,6 +5,8 @@ choice kept over a reload, 大字模式 (remembered, large, expected wait in wor
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from tests.journey.live import Live, live_app
 
 pytestmark = pytest.mark.browser
 STEP_MS = 15_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots: `HELPDESK_SCREENSHOTS_DIR=docs/screenshots pytest tests/journey/test_ux_*.py`
+# refreshes them; otherwise they go to the temporary folder (a test run leaves the tree clean).
+SCREENSHOTS = Path(os.environ.get("HELPDESK_SCREENSHOTS_DIR") or tempfile.gettempdir())
 GUIDE = """## 申请材料
 
 | 序号 | 材料名称 | 份数 | 说明 |
