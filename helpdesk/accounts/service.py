@@ -99,7 +99,10 @@ async def change_password(
     if current_password is not None and not verify_password(staff.password_hash, current_password):
         raise Unauthorized("the current password is wrong", code="wrong_password")
     _check_password(new_password)
+    if current_password is not None and new_password == current_password:
+        raise BadRequest("choose a password different from the current one", code="same_password")
     staff.password_hash = hash_password(new_password)
+    staff.must_change_password = False  # a one-time password from an admin's reset is used up
     await session.flush()
 
 
@@ -162,7 +165,8 @@ async def staff_profile(session: AsyncSession, staff: Staff) -> dict[str, Any]:
     return {
         "id": staff.id, "username": staff.username, "display_name": staff.display_name,
         "role": str(staff.role), "capacity": staff.capacity, "kb_editor": staff.kb_editor,
-        "language": staff.language,
+        "language": staff.language, "unit_admin": staff.unit_admin,
+        "must_change_password": staff.must_change_password,
         "unit": None if unit is None else {"id": unit.id, "name": unit.name, "level": str(unit.level)},
         "skills": skills,
     }

@@ -56,6 +56,28 @@ ROUTES: dict[tuple[str, str], str] = {
     # ---- accounts ------------------------------------------------------------------------------
     ("GET", "/api/auth/me"): STAFF,
     ("POST", "/api/auth/password"): STAFF,
+    # ---- administration: admins, or supervisors marked unit admin within their subtree -----------
+    # (the per-unit scope of each: tests/helpdesk/admin/test_admin_scope.py)
+    ("GET", "/api/admin/me"): ADMIN,
+    ("GET", "/api/admin/units"): ADMIN,
+    ("POST", "/api/admin/units"): ADMIN,
+    ("PATCH", "/api/admin/units/{unit_id}"): ADMIN,
+    ("POST", "/api/admin/units/{unit_id}/move"): ADMIN,
+    ("POST", "/api/admin/units/{unit_id}/disable"): ADMIN,
+    ("POST", "/api/admin/units/{unit_id}/enable"): ADMIN,
+    ("GET", "/api/admin/departments"): ADMIN,
+    ("PUT", "/api/admin/departments"): ADMIN,
+    ("GET", "/api/admin/items"): ADMIN,
+    ("PUT", "/api/admin/items"): ADMIN,
+    ("GET", "/api/admin/staff"): ADMIN,
+    ("POST", "/api/admin/staff"): ADMIN,
+    ("PATCH", "/api/admin/staff/{staff_id}"): ADMIN,
+    ("POST", "/api/admin/staff/{staff_id}/reset-password"): ADMIN,
+    ("GET", "/api/admin/directory"): STAFF,  # the transfer dialog's colleagues: names and units only
+    ("GET", "/api/admin/holidays/{year}"): ADMIN,
+    ("POST", "/api/admin/holidays/{year}/load"): ADMIN,
+    ("PUT", "/api/admin/closures"): ADMIN,
+    ("DELETE", "/api/admin/closures/{holiday_id}"): ADMIN,
     ("GET", "/api/admin/api-tokens"): ADMIN,
     ("POST", "/api/admin/api-tokens"): ADMIN,
     ("DELETE", "/api/admin/api-tokens/{token_id}"): ADMIN,
