@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from helpdesk.accountability.cli import register as register_audit
+from helpdesk.admin.cli import register as register_admin
 
 Subparsers = Any  # argparse._SubParsersAction is private; its add_parser() is what registrars use
 Register = Callable[[Subparsers], None]
@@ -332,8 +333,28 @@ def _settings(args: argparse.Namespace) -> None:
     path.write_text(text)
 
 
+def register_kb(sub: Subparsers) -> None:
+    """The component's own commands (kb reindex | import | export), each run after every table is
+    registered: the KB's rows point at service items, which the component itself never imports."""
+    from helpdesk_kb.cli import register
+
+    register(sub)
+    commands = next(a for a in sub.choices["kb"]._actions if isinstance(a, argparse._SubParsersAction))
+    for parser in commands.choices.values():
+        parser.set_defaults(func=_with_all_tables(parser.get_default("func")))
+
+
+def _with_all_tables(func: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+    def run(args: argparse.Namespace) -> Any:
+        import helpdesk.models  # noqa: F401 - every table, so foreign keys resolve
+
+        return func(args)
+
+    return run
+
+
 REGISTRARS: list[Register] = [register_serve, register_db, register_demo, register_createuser,
-                              register_settings, register_audit]
+                              register_settings, register_audit, register_admin, register_kb]
 
 
 def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:

@@ -39,7 +39,8 @@ async def _done(request: Request, session: Any, *topics: str) -> None:
 @router.get("/me")
 async def my_scope(scope: AdminScopeDep) -> dict[str, Any]:
     """What the admin pages may offer this caller."""
-    return {"is_admin": scope.is_admin, "path": scope.path, "unit_id": None if scope.is_admin else scope.staff.unit_id}
+    unit_id = scope.staff.unit_id if scope.staff is not None and not scope.is_admin else None
+    return {"is_admin": scope.is_admin, "path": scope.path, "unit_id": unit_id}
 
 
 # ---- org tree ----------------------------------------------------------------------------------

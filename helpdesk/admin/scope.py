@@ -19,7 +19,7 @@ from helpdesk.org.models import OrgUnit, ServiceItem, ServiceItemUnit
 
 @dataclass(frozen=True)
 class AdminScope:
-    staff: Staff
+    staff: Staff | None  # None: the command line (`helpdesk import ...`, the demo loader)
     path: str | None  # None: the whole tree (an admin)
 
     @property
@@ -45,6 +45,9 @@ class AdminScope:
     def require_admin(self, what: str) -> None:
         if not self.is_admin:
             raise Forbidden(f"{what} is for administrators of the whole tree", code="admin_only")
+
+
+CLI_SCOPE = AdminScope(None, None)
 
 
 async def scope_for(session: AsyncSession, staff: Staff) -> AdminScope:

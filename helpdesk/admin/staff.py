@@ -19,7 +19,7 @@ from helpdesk.admin import audit
 from helpdesk.admin.scope import AdminScope
 from helpdesk.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpdesk.org.models import Department, OrgUnit, ServiceItem
-from helpdesk.security import hash_password
+from helpdesk.security import hash_one_time_password
 
 MAX_PAGE = 200
 
@@ -106,7 +106,7 @@ def _check_grant(scope: AdminScope, role: str | None, unit_admin: bool | None) -
 
 
 def one_time_password() -> str:
-    return secrets.token_urlsafe(9)  # 12 characters, shown once to the admin
+    return secrets.token_urlsafe(12)  # 16 characters (96 random bits), shown once to the admin
 
 
 async def create_staff(session: AsyncSession, scope: AdminScope, values: Mapping[str, Any],
@@ -115,9 +115,9 @@ async def create_staff(session: AsyncSession, scope: AdminScope, values: Mapping
     role, unit_admin = str(values.get("role") or "agent"), bool(values.get("unit_admin"))
     _check_grant(scope, role, unit_admin)
     unit = await _unit(session, scope, str(values.get("unit") or ""))
-    password = str(values.get("password") or one_time_password())
+    password = one_time_password()
     staff = await accounts.create_staff(
-        session, username=str(values.get("username") or ""), password=password,
+        session, username=str(values.get("username") or ""), password=password, one_time=True,
         display_name=str(values.get("display_name") or values.get("username") or ""), role=role,
         unit_id=unit.id, capacity=int(values.get("capacity") or 1), kb_editor=bool(values.get("kb_editor")),
         skills=await resolve_skills(session, values.get("skills") or []), now=now)
@@ -182,7 +182,7 @@ async def reset_password(session: AsyncSession, scope: AdminScope, staff_id: int
     if staff.role == Role.admin and not scope.is_admin:
         raise NotFound(f"staff member {staff_id} not found", code="unknown_staff")
     password = one_time_password()
-    staff.password_hash = hash_password(password)
+    staff.password_hash = hash_one_time_password(password)
     staff.must_change_password = True
     await session.flush()
     await audit.record(session, kind="staff.password_reset", actor=audit.actor_of(scope.staff), at=now,

@@ -34,7 +34,8 @@ async def create_token(session: AsyncSession, scope: AdminScope, *, name: str, s
     else:
         await unit_in_scope(session, scope, unit_id)
     token, plain = await tokens.create_api_token(session, name=name.strip(), scopes=scopes, unit_id=unit_id,
-                                                 expires_at=expires_at, now=now, created_by=scope.staff.id)
+                                                 expires_at=expires_at, now=now,
+                                                 created_by=scope.staff.id if scope.staff else None)
     await audit.record(session, kind="token.create", actor=audit.actor_of(scope.staff), at=now,
                        target=f"token:{token.id}", after={"name": token.name, "prefix": token.prefix,
                                                           "scopes": token.scopes, "unit_id": unit_id})
