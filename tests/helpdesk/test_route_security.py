@@ -81,6 +81,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/api-tokens"): ADMIN,
     ("POST", "/api/admin/api-tokens"): ADMIN,
     ("DELETE", "/api/admin/api-tokens/{token_id}"): ADMIN,
+    ("POST", "/api/admin/imports/{kind}"): ADMIN,
+    ("GET", "/api/admin/imports/progress/{job}"): ADMIN,
+    ("GET", "/api/admin/exports/{kind}.{fmt}"): ADMIN,
     ("GET", "/api/integrations/whoami"): TOKEN,
     ("GET", "/api/org/units"): STAFF,
     # ---- work orders and the journey -----------------------------------------------------------

@@ -39,13 +39,16 @@ def cases(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any] | None, bo
     ]
 
 
+# Bulk routes answer row problems rather than 404: test_import_and_export_stay_in_scope covers them.
+BULK = [("POST", "/api/admin/imports/items"), ("GET", "/api/admin/imports/progress/job-12345678"),
+        ("GET", "/api/admin/exports/units.csv")]
 LISTS = ["/api/admin/me", "/api/admin/units", "/api/admin/departments", "/api/admin/items", "/api/admin/staff",
          "/api/admin/holidays/2026", "/api/admin/api-tokens"]
 
 
 def test_every_admin_route_has_a_scope_case() -> None:
     ids = dict.fromkeys(("b", "b_town", "staff_agent_b", "closure_b", "token_b"), 1)
-    tried = [(m, p) for m, p, _, _ in cases(ids)] + [("GET", p) for p in LISTS]
+    tried = [(m, p) for m, p, _, _ in cases(ids)] + [("GET", p) for p in LISTS] + BULK
     templates = [(m, p) for (m, p), v in ROUTES.items() if v == ADMIN and p.startswith("/api/admin/")]
     for method, template in templates:
         pattern = re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$")
@@ -73,9 +76,36 @@ async def test_scope_of_every_admin_route(settings: Settings, clock: FakeClock) 
                 assert r.status_code in DENIED, f"county B's admin {method} {path} → {r.status_code}"
             r = await c[allowed].request(method, path, **kw)
             assert r.status_code < 300, f"{allowed} {method} {path} → {r.status_code} {r.text}"
-        for path in LISTS:
+        for path in LISTS + [p for m, p in BULK if m == "GET"]:
             for who in ("agent_a", "super_a"):
                 assert (await c[who].get(path)).status_code == 403, f"{who} GET {path}"
+        for who in ("agent_a", "super_a"):
+            r = await c[who].post("/api/admin/imports/items", files={"file": ("i.csv", b"code\n")})
+            assert r.status_code == 403, r.text
+
+
+async def test_import_and_export_stay_in_scope(settings: Settings, clock: FakeClock) -> None:
+    async with world(settings, clock) as w:
+        c = w.clients
+        text = (await c["admin_a"].get("/api/admin/exports/units.csv")).text
+        assert [line.split(",")[0] for line in text.lstrip("\ufeff").splitlines()] == ["code", "130606", "130606201"]
+        items = (await c["admin_a"].get("/api/admin/exports/items.csv")).text
+        assert "A-001" in items and "B-001" not in items
+        people = (await c["admin_a"].get("/api/admin/exports/staff.csv")).text
+        assert "w.agent_a" in people and "w.agent_b" not in people
+        for kind, body in (("items", "code,name,department,units\nB-001,改名,SCJG,130626\nN-1,新,SCJG,130626\n"),
+                           ("units", "code,name,level,parent\n130626100,改名,township,130626\n"),
+                           ("staff", "username,unit\nw.agent_b,130606\nnew.b,130626\n")):
+            r = await c["admin_a"].post(f"/api/admin/imports/{kind}", params={"dry_run": "false"},
+                                        files={"file": (f"{kind}.csv", body.encode())})
+            assert r.status_code == 200 and not r.json()["applied"], r.text
+            rows_with_problems = {p["row"] for p in r.json()["problems"]}
+            assert rows_with_problems == set(range(2, body.count("\n") + 1)), r.json()["problems"]
+        r = await c["admin_b"].post("/api/admin/imports/items", params={"dry_run": "false", "job": "job-12345678"},
+                                    files={"file": ("i.csv", "code,name,units\nB-001,改名,130626\n".encode())})
+        assert r.json()["applied"] and r.json()["updated"] == 1, r.text
+        r = await c["admin_b"].get("/api/admin/imports/progress/job-12345678")
+        assert r.json()["finished"] and r.json()["done"] == r.json()["total"] == 1, r.text
 
 
 async def test_lists_hold_only_the_callers_subtree(settings: Settings, clock: FakeClock) -> None:
