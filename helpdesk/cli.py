@@ -189,6 +189,9 @@ def register_createuser(sub: Subparsers) -> None:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
     p.add_argument("--unit", required=True, help="org unit code, e.g. 130600")
+    p.add_argument("--unit-name", help="on an empty database only: create this top unit (the first admin's)")
+    p.add_argument("--unit-level", default="province", choices=["province", "city", "county"],
+                   help="level of the top unit created with --unit-name (default: province)")
     p.add_argument("--display-name", help="shown to applicants (default: the username)")
     p.add_argument("--skills", default="", help="comma-separated department or item codes: SCJG,YPJG-001")
     p.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
@@ -234,8 +237,11 @@ async def _create_staff(args: argparse.Namespace, password: str, url: str) -> in
     try:
         async with make_session_factory(engine)() as s:
             unit_id = (await s.execute(select(OrgUnit.id).filter_by(code=args.unit))).scalar_one_or_none()
+            if unit_id is None and args.unit_name and await s.scalar(select(OrgUnit.id).limit(1)) is None:
+                unit_id = await _first_unit(s, args)
             if unit_id is None:
-                raise CLIError(f"no org unit with code {args.unit!r}")
+                hint = " (on an empty database, add --unit-name to create it)" if not args.unit_name else ""
+                raise CLIError(f"no org unit with code {args.unit!r}{hint}")
             found: list[dict[str, int]] = []
             for model in (Department, ServiceItem):
                 rows = await s.execute(select(model.code, model.id).where(model.code.in_(codes)))
@@ -253,6 +259,18 @@ async def _create_staff(args: argparse.Namespace, password: str, url: str) -> in
             return staff.id
     finally:
         await engine.dispose()
+
+
+async def _first_unit(session: Any, args: argparse.Namespace) -> int:
+    """The top of the org tree on an empty database, through the admin service (audited)."""
+    from datetime import UTC, datetime
+
+    from helpdesk.admin.scope import CLI_SCOPE
+    from helpdesk.admin.units import create_unit
+
+    unit = await create_unit(session, CLI_SCOPE, code=args.unit, name=args.unit_name, level=args.unit_level,
+                             parent_id=None, now=datetime.now(UTC))
+    return unit.id
 
 
 # Meanings for settings declared without a Field(description=...); the description wins when present.

@@ -162,10 +162,10 @@ async def reset_password(staff_id: int, scope: AdminScopeDep, session: SessionDe
 
 
 @router.get("/directory")
-async def staff_directory(me: CurrentStaff, session: SessionDep, q: str = "",
+async def staff_directory(me: CurrentStaff, session: SessionDep, q: str = "", unit_id: int | None = None,
                           limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
     """Colleagues a call may be handed to (any staff member: the console's transfer dialog)."""
-    return await staff.directory(session, q=q, limit=limit)
+    return await staff.directory(session, q=q, unit_id=unit_id, limit=limit)
 
 
 # ---- holidays and closures ---------------------------------------------------------------------

@@ -190,9 +190,12 @@ async def reset_password(session: AsyncSession, scope: AdminScope, staff_id: int
     return password
 
 
-async def directory(session: AsyncSession, *, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
+async def directory(session: AsyncSession, *, q: str = "", unit_id: int | None = None,
+                    limit: int = 50) -> list[dict[str, Any]]:
     """Active colleagues for a warm transfer: name, unit and skills, no personal data."""
     where = [Staff.is_active.is_(True), Staff.role != Role.admin]
+    if unit_id is not None:
+        where.append(Staff.unit_id == unit_id)
     if q.strip():
         like = f"%{q.strip()}%"
         where.append(or_(Staff.username.ilike(like), Staff.display_name.ilike(like), OrgUnit.name.ilike(like)))
