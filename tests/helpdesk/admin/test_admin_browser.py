@@ -22,8 +22,8 @@ from tests.journey.browser import chromium, collect_console
 pytestmark = pytest.mark.browser
 SAMPLES = Path(__file__).parents[3] / "helpdesk" / "admin" / "samples"
 STEP_MS = 20_000
-ADMIN_PASSWORD = "first admin password"  # noqa: S105 - a test's own account
-AGENT_PASSWORD = "wang's own password"  # noqa: S105
+ADMIN_PASSWORD = "first admin password"
+AGENT_PASSWORD = "wang's own password"
 
 
 @asynccontextmanager
