@@ -205,6 +205,7 @@ async def plan_staff(session: AsyncSession, scope: AdminScope, sheet: sheets.She
                                                         StaffSkill.item_id).order_by(StaffSkill.id)):
         current.setdefault(sid, []).append(skill_code[("department", dept) if dept else ("item", item or 0)])
     admins = {u for u, s in people.items() if s.role == Role.admin and s.is_active}
+    had_admins = bool(admins)
     seen: dict[str, int] = {}
     records = []
     for i, (row, v) in enumerate(sheet.rows, start=1):
@@ -272,7 +273,7 @@ async def plan_staff(session: AsyncSession, scope: AdminScope, sheet: sheets.She
             admins.add(key)
         if plan.problem_count == bad:
             records.append((row, name, rec, existing))
-    if not admins and people:
+    if had_admins and not admins:
         plan.problem(0, "", "role", "the file would leave no active admin")
     for _row, name, rec, existing in records:
         if existing is None:

@@ -187,3 +187,14 @@ def test_the_kb_commands_run_through_the_helpdesk_entry_point(tmp_path: Path) ->
     assert r.returncode == 0, r.stdout + r.stderr
     r = run_cli(tmp_path, "kb", "import", str(folder))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+async def test_a_staff_file_cannot_remove_the_last_admin(session: AsyncSession) -> None:
+    await load(session, "units")
+    await load(session, "items")
+    await load(session, "staff")
+    again = await load(session, "staff")  # no admin row changes: fine, every time
+    assert again.problem_count == 0
+    demote = await load(session, "staff", b"username,unit,role\nadmin,130000,agent\n")
+    assert [p.problem for p in demote.problems] == ["the file would leave no active admin"]
+    assert not demote.applied
