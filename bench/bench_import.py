@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from results import write_section  # noqa: E402
+from results import write_section
 
-import helpdesk.models  # noqa: E402, F401 - every table
-from helpdesk.admin import catalogue, importing, sheets  # noqa: E402
-from helpdesk.admin.scope import CLI_SCOPE  # noqa: E402
-from helpdesk.db import Base, make_engine, make_session_factory  # noqa: E402
+import helpdesk.models  # noqa: F401 - every table
+from helpdesk.admin import catalogue, importing, sheets
+from helpdesk.admin.scope import CLI_SCOPE
+from helpdesk.db import Base, make_engine, make_session_factory
 
 COUNTIES = 22
 DEPTS = ["SCJG", "YPJG", "WSJK", "RSBZ", "ZJ", "CSGL", "JTYS", "MZ", "JY", "WHLY", "GA", "SW", "ZRZY", "NY",
