@@ -62,6 +62,7 @@ def _import(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from helpdesk.admin import importing
+    from helpdesk.admin.live import announce_from_cli
     from helpdesk.admin.scope import CLI_SCOPE
     from helpdesk.cli import CLIError
     from helpdesk.config import Settings
@@ -81,6 +82,7 @@ def _import(args: argparse.Namespace) -> int:
                                        now=_now(), max_rows=settings.import_max_rows, progress=progress)
             if plan.applied:
                 await session.commit()
+                await announce_from_cli((args.kind,))
             return plan
 
         plan = asyncio.run(_in_session(url, work))
@@ -146,10 +148,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _holidays_load(args: argparse.Namespace) -> int:
     from helpdesk.admin import holidays
+    from helpdesk.admin.live import announce_from_cli
 
     async def work(session: Any) -> dict[str, Any]:
         counts: dict[str, Any] = await holidays.load_year(session, None, args.year, _now())
         await session.commit()
+        await announce_from_cli(("holidays",))
         return counts
 
     c = asyncio.run(_in_session(_url(args), work))

@@ -5,7 +5,8 @@ After an admin change commits, `announce` publishes the topics that changed ("un
 publish/subscribe style the signaling hub uses; without Redis the listeners of this one process run
 directly. Each process then:
 - bumps its version of the topic, which drops anything cached under an older version
-  (`cached(state, topic, key, load)`: the public item catalogue, unit calendars);
+  (`cached(state, topic, key, load)`: the public item catalogue); a cached value also expires after
+  CACHE_TTL_S, for writers that cannot announce (a CLI import on a server without Redis);
 - for "staff", refreshes the queue presence of the agents whose socket it holds (unit, skills,
   capacity; a disabled account goes offline), so routing uses the new profile at the next pairing.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -28,12 +30,15 @@ TOPICS = ("units", "items", "staff", "holidays")
 Listener = Callable[[AppState, str], Awaitable[None]]
 
 
+CACHE_TTL_S = 30.0  # backstop for writers that cannot announce (a CLI import without Redis)
+
+
 class LiveCache:
     """Per-process values, each tagged with the version of its topic when it was loaded."""
 
     def __init__(self) -> None:
         self.versions: dict[str, int] = dict.fromkeys(TOPICS, 0)
-        self.values: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.values: dict[tuple[str, str], tuple[int, float, Any]] = {}
         self.listeners: list[Listener] = []
 
     def bump(self, topic: str) -> None:
@@ -53,13 +58,13 @@ def live(state: AppState) -> LiveCache:
 async def cached(state: AppState, topic: str, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
     """The cached value, or `load()` stored under the topic's current version."""
     cache = live(state)
-    version = cache.versions.get(topic, 0)
+    version, now = cache.versions.get(topic, 0), time.monotonic()
     hit = cache.values.get((topic, key))
-    if hit is not None and hit[0] == version:
-        return hit[1]
+    if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
+        return hit[2]
     value = await load()
     if cache.versions.get(topic, 0) == version:  # not invalidated while loading
-        cache.values[(topic, key)] = (version, value)
+        cache.values[(topic, key)] = (version, now, value)
     return value
 
 
@@ -81,6 +86,27 @@ async def announce(state: AppState, *topics: str) -> None:
             await apply(state, topic)
         return
     await state.redis.publish(state.settings.redis_prefix + CHANNEL, json.dumps(list(topics)))
+
+
+async def announce_from_cli(topics: tuple[str, ...]) -> None:
+    """A command-line change (import, holidays) tells the running servers when they share Redis;
+    without Redis their caches catch up within CACHE_TTL_S."""
+    from helpdesk.config import Settings
+
+    settings = Settings()
+    if not settings.redis_url:
+        return
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    try:
+        await client.publish(settings.redis_prefix + CHANNEL, json.dumps(list(topics)))
+    except (OSError, RedisError) as exc:
+        log.warning("could not tell the servers about the change (%s): caches catch up within %.0f s",
+                    exc, CACHE_TTL_S)
+    finally:
+        await client.aclose()
 
 
 async def _listen(state: AppState, ready: asyncio.Event) -> None:
