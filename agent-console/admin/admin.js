@@ -263,6 +263,7 @@ async function enter() {
   $('app').hidden = false;
   $('me-name').textContent = me.display_name || me.username;
   setText($('me-scope'), state.scope.is_admin ? 'admin.scope_all' : 'admin.scope_unit', { unit: me.unit?.name || '' });
+  $('hol-load').hidden = !state.scope.is_admin; // the bureau-wide calendar is the admins'
   state.departments = await get('/api/admin/departments');
   await loadUnits();
   if (state.units.length) editUnit(state.units[0]); else newUnit();

@@ -2,7 +2,7 @@
 // passwords) of the administration pages.
 import { get, post } from '/static/help/api.js';
 import { t, setText } from '/static/help/i18n.js';
-import { $, state, toast, showError, put, patch, fillUnits } from './admin.js';
+import { $, state, toast, showError, put, patch, fillUnits, unitName } from './admin.js';
 
 const PAGE = 50;
 const debounce = (fn, ms = 250) => { let h; return (...a) => { clearTimeout(h); h = setTimeout(() => fn(...a), ms); }; };
@@ -115,7 +115,7 @@ async function loadStaff(offset = staffOffset) {
     tr.tabIndex = 0;
     tr.className = 'clickable' + (s.is_active ? '' : ' inactive');
     const unit = state.units.find((u) => u.id === s.unit_id);
-    for (const text of [s.username, s.display_name, t(`role.${s.role}`), unit ? unit.name : s.unit, s.skills.join(' '),
+    for (const text of [s.username, s.display_name, t(`role.${s.role}`), unit ? unitName(unit) : s.unit, s.skills.join(' '),
       t(s.is_active ? 'staff.active_short' : 'staff.disabled')]) tr.insertCell().textContent = text;
     tr.addEventListener('click', () => editStaff(s));
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') editStaff(s); });
