@@ -226,9 +226,12 @@ def _createuser(args: argparse.Namespace) -> None:
 
 async def _create_staff(args: argparse.Namespace, password: str, url: str) -> int:
     """Resolves codes to ids, then the accounts service applies the one set of account rules."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import select
 
     from helpdesk.accounts.service import Skill, create_staff
+    from helpdesk.admin import audit
     from helpdesk.db import make_engine, make_session_factory
     from helpdesk.org.models import Department, OrgUnit, ServiceItem
 
@@ -255,6 +258,9 @@ async def _create_staff(args: argparse.Namespace, password: str, url: str) -> in
                 s, username=args.username, password=password, display_name=args.display_name or args.username,
                 role=args.role, unit_id=unit_id, capacity=args.capacity, skills=skills,
                 kb_editor=args.kb_editor)
+            await audit.record(s, kind="staff.create", actor="cli", at=staff.created_at or datetime.now(UTC),
+                               target=f"staff:{staff.username}",
+                               after={"role": args.role, "unit": args.unit, "skills": codes})
             await s.commit()
             return staff.id
     finally:

@@ -172,6 +172,10 @@ def test_the_helpdesk_command_imports_exports_and_loads_holidays(tmp_path: Path)
     assert r.returncode == 0 and "35 items" in r.stdout
     r = run_cli(tmp_path, "import", "items", str(tmp_path / "out.xlsx"))
     assert "created 0, updated 0, unchanged 35" in r.stdout, r.stdout + r.stderr
+    r = run_cli(tmp_path, "createuser", "zhao", "--role", "agent", "--unit", "130606", "--skills", "SCJG",
+                "--password-stdin", stdin="a long enough password\n")
+    assert r.returncode == 0, r.stderr
+    assert sql_rows(tmp_path, "select kind, actor from admin_events order by seq")[-1] == ("staff.create", "cli")
     r = run_cli(tmp_path, "holidays", "load", "2026")
     assert r.returncode == 0 and "added 39" in r.stdout, r.stdout + r.stderr
     r = run_cli(tmp_path, "audit", "verify")
