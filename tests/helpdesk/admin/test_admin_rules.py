@@ -176,3 +176,23 @@ async def test_holiday_rows_of_a_unit_are_separate_from_bureau_days(settings: Se
             assert len(rows) == 2
             assert date(2026, 12, 9) in (await load_calendar(s, w.ids["a"])).closed_days
             assert date(2026, 12, 9) not in (await load_calendar(s, w.ids["b"])).closed_days
+
+
+async def test_a_disabled_unit_takes_no_applicants_and_no_transfers(settings: Settings, clock: FakeClock) -> None:
+    async with world(settings, clock, ("admin", "agent_a")) as w:
+        c = w.clients["admin"]
+        assert (await c.post(f"/api/admin/units/{w.ids['b_town']}/disable")).status_code == 200
+        tree = (await w.clients["agent_a"].get("/api/org/units")).json()
+
+        def codes_of(nodes: list[dict[str, object]]) -> set[str]:
+            out: set[str] = set()
+            for n in nodes:
+                out.add(str(n["code"]))
+                out |= codes_of(n["children"])  # type: ignore[arg-type]
+            return out
+
+        assert "130626100" not in codes_of(tree) and "130626" in codes_of(tree)
+        async with client_for(w.app) as applicant:  # the help page of that unit says it does not exist
+            r = await applicant.get("/api/help/items/B-001", params={"unit": "130626100"})
+            assert r.status_code == 404 and r.json()["error"] == "unknown_unit", r.text
+            assert (await applicant.get("/api/help/items/B-001", params={"unit": "130626"})).status_code == 200
