@@ -12,7 +12,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import sqlite3
 import statistics
 import tempfile
@@ -21,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jieba
-from helpdesk_kb.analysis import STOP_WORDS, init_jieba
+from helpdesk_kb.analysis import init_jieba
 from helpdesk_kb.index import IndexDoc, KbIndex
+from kb_fts import Fts5
 from results import write_section
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -310,59 +309,19 @@ def run_whoosh(corpus: list[Article], queries: list[str], workdir: Path) -> Engi
         index.close()
 
 
-_PUNCT = re.compile(r"[^\w]+")
-
-
-def trigrams(text: str) -> list[str]:
-    s = _PUNCT.sub("", text)
-    return [s[i : i + 3] for i in range(len(s) - 2)] or ([s] if s else [])
-
-
-def jieba_terms(text: str) -> list[str]:
-    """Words of three characters or more (the trigram tokenizer cannot match shorter ones)."""
-    return [w for w in jieba.cut(text) if len(w) >= 3 and w not in STOP_WORDS and _PUNCT.sub("", w)]
-
-
-def fts_quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-def run_fts5(corpus: list[Article], queries: list[str], workdir: Path, split: str) -> EngineResult:
-    path = workdir / f"fts5-{split}.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE VIRTUAL TABLE kb USING fts5(title, tags, body, tokenize='trigram')")
+def run_fts5(corpus: list[Article], queries: list[str], workdir: Path, kind: str) -> EngineResult:
+    path = workdir / f"fts5-{kind}.db"
+    fts = Fts5(path, kind)
     with progress() as p:
-        task = p.add_task(f"fts5 ({split}): build", total=len(corpus))
+        task = p.add_task(f"fts5 ({kind}): build", total=len(corpus))
         t0 = time.perf_counter()
-        for start in range(0, len(corpus), 500):
-            batch = corpus[start : start + 500]
-            db.executemany(
-                "INSERT INTO kb(rowid, title, tags, body) VALUES (?, ?, ?, ?)",
-                [(a.n + 1, a.title, " ".join(a.tags), a.body) for a in batch],
-            )
-            p.update(task, completed=start + len(batch))
-        db.commit()
+        fts.build(((a.n, a.title, " ".join(a.tags), a.body) for a in corpus), lambda n: p.update(task, completed=n))
         build_s = time.perf_counter() - t0
-    sql = (
-        "SELECT rowid - 1, snippet(kb, 2, '<mark>', '</mark>', '…', 24) FROM kb WHERE kb MATCH ? "
-        "ORDER BY bm25(kb, 3.0, 2.0, 1.0) LIMIT 10"
-    )
-
-    def search(q: str) -> list[int]:
-        terms = trigrams(q) if split == "raw" else jieba_terms(q)
-        if not terms:
-            return []
-        quoted = [fts_quote(t) for t in terms]
-        rows = db.execute(sql, (" AND ".join(quoted),)).fetchall()  # AND first, then OR, as the KB does
-        if len(rows) < 10 and len(quoted) > 1:
-            seen = {r[0] for r in rows}
-            rows += [r for r in db.execute(sql, (" OR ".join(quoted),)).fetchall() if r[0] not in seen]
-        return [int(r[0]) for r in rows[:10]]
-
+    name = "fts5 trigram" if kind == "trigram" else "fts5 jieba/unicode61"
     try:
-        return measure(f"fts5 trigram ({split})", search, corpus, queries, build_s, path.stat().st_size / 1e6)
+        return measure(name, lambda q: fts.search(q, 10), corpus, queries, build_s, path.stat().st_size / 1e6)
     finally:
-        db.close()
+        fts.close()
 
 
 def write_results(results: list[EngineResult], n_docs: int, took_s: float, command: str, load_start: float) -> None:
@@ -415,7 +374,7 @@ def main() -> None:
         work = Path(tmp)
         results = [
             run_whoosh(corpus, queries, work),
-            run_fts5(corpus, queries, work, "raw"),
+            run_fts5(corpus, queries, work, "trigram"),
             run_fts5(corpus, queries, work, "jieba"),
         ]
     took = time.perf_counter() - started

@@ -1,5 +1,8 @@
 """The Whoosh index: one document per visible article, written under locks, read by refreshing searchers.
 
+A searcher is reused until the index generation moves (checked at most every REFRESH_S, at once after
+this process wrote); the generation's score arrays (scoring.Generation) are shared by all threads.
+
 Writes are serialised by (1) a lock per process, (2) Whoosh's own fcntl lock file in the index
 folder (every process of a machine) and (3) a Redis lock when Redis is configured (machines sharing
 the folder over the network, where fcntl cannot be trusted). Readers keep one searcher per thread
@@ -11,9 +14,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as windex
 from whoosh import writing
@@ -21,20 +26,27 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
 from helpdesk_kb.analysis import chinese_analyzer
+from helpdesk_kb.scoring import Generation
 from helpdesk_kb.search import SearchPage, run_search
+from helpdesk_kb.vocab import Vocabulary, shipped
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "kb"
+# Bump when the schema or the analyzer (stop words) changes: an index of another version is recreated
+# empty at open and refilled from the database (wiring._rebuild_if_empty).
+SCHEMA_VERSION = "2"
+REFRESH_S = 1.0
 
 
 def make_schema() -> Schema:
     ana = chinese_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(analyzer=ana, stored=True, field_boost=3.0),
-        tags=TEXT(analyzer=ana, stored=True, field_boost=2.0),
-        body=TEXT(analyzer=ana, stored=True),
+        # Field weights are applied once, at query time (scoring.py); no positions (no phrase queries).
+        title=TEXT(analyzer=ana, stored=True, phrase=False),
+        tags=TEXT(analyzer=ana, stored=True, phrase=False),
+        body=TEXT(analyzer=ana, stored=True, phrase=False),
         items=KEYWORD(stored=True),
         departments=KEYWORD(stored=True),
         status=ID(stored=True),
@@ -83,6 +95,10 @@ class KbIndex:
         self._searchers: list[Searcher] = []
         self._searchers_lock = threading.Lock()
         self._ix: windex.Index | None = None
+        self._gen: Generation | None = None
+        self._gen_lock = threading.Lock()
+        self._dirty = 0  # bumped by this process's writes: searchers re-check at once
+        self.vocabulary: Vocabulary = shipped()
 
     # -- opening --------------------------------------------------------------------------------
     @property
@@ -97,10 +113,14 @@ class KbIndex:
         with open(self.path / ".create.lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                if windex.exists_in(str(self.path), indexname=INDEX_NAME):
+                marker = self.path / "schema-version"
+                current = marker.read_text().strip() if marker.exists() else None
+                if windex.exists_in(str(self.path), indexname=INDEX_NAME) and current == SCHEMA_VERSION:
                     return windex.open_dir(str(self.path), indexname=INDEX_NAME)
-                log.info("creating the KB index in %s", self.path)
-                return windex.create_in(str(self.path), make_schema(), indexname=INDEX_NAME)
+                log.info("creating the KB index (schema %s, found %s) in %s", SCHEMA_VERSION, current, self.path)
+                ix = windex.create_in(str(self.path), make_schema(), indexname=INDEX_NAME)
+                marker.write_text(SCHEMA_VERSION)
+                return ix
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -121,6 +141,7 @@ class KbIndex:
                 writer.cancel()
                 raise
             writer.commit()
+        self._dirty += 1
 
     def rebuild(self, docs: Iterable[IndexDoc], progress: Callable[[int], None] | None = None) -> int:
         """Replace the whole index in one commit; readers switch over at their next refresh."""
@@ -137,12 +158,19 @@ class KbIndex:
                 writer.cancel()
                 raise
             writer.commit(mergetype=writing.CLEAR)
+        self._dirty += 1
         return count
 
     # -- reading --------------------------------------------------------------------------------
     def searcher(self) -> Searcher:
         """This thread's searcher, reopened if another writer (any process) committed since."""
         current: Searcher | None = getattr(self._local, "searcher", None)
+        now = time.monotonic()
+        if current is not None and (
+            getattr(self._local, "checked", -1.0) + REFRESH_S > now and self._local.dirty == self._dirty
+        ):
+            return current
+        self._local.checked, self._local.dirty = now, self._dirty
         if current is None:
             current = self.ix.searcher()
             with self._searchers_lock:
@@ -159,8 +187,21 @@ class KbIndex:
         self._local.searcher = current
         return current
 
-    def search(self, text: str, **kwargs: object) -> SearchPage:
-        return run_search(self.searcher(), text, **kwargs)  # type: ignore[arg-type]
+    def score_cache(self, searcher: Searcher) -> Generation:
+        """The score arrays of the searcher's generation, shared by every thread."""
+        number = int(searcher.reader().generation())
+        gen = self._gen
+        if gen is None or gen.generation != number:
+            with self._gen_lock:
+                gen = self._gen
+                if gen is None or gen.generation != number:
+                    gen = self._gen = Generation(number, searcher)
+        return gen
+
+    def search(self, text: str, **kwargs: Any) -> SearchPage:
+        searcher = self.searcher()
+        kwargs.setdefault("vocabulary", self.vocabulary)
+        return run_search(searcher, self.score_cache(searcher), text, **kwargs)
 
     def doc_count(self) -> int:
         return int(self.searcher().doc_count())
