@@ -196,6 +196,7 @@ def score_concepts(
         best = np.zeros(n, dtype=np.float32)
         summed = np.zeros(n, dtype=np.float32)
         firm = np.zeros(n, dtype=bool)
+        pieces: list[np.ndarray] = []  # sub-word forms: all of them together count as the word
         for word, w in forms.items():
             form = np.zeros(n, dtype=np.float32)
             df = 0
@@ -208,6 +209,10 @@ def score_concepts(
             summed += form
             if w >= STRONG and df:
                 firm |= form > 0
+            elif w < STRONG:
+                pieces.append(form > 0)
+        if len(pieces) >= 2:
+            firm |= np.logical_and.reduce(pieces)  # 股东会决议 split by the index into 股东会 + 决议
         score = best + TIEBREAK * (summed - best)
         hit = score > 0
         total += score

@@ -162,6 +162,8 @@ def run_search(
     words = _highlight_words(concepts, sc)
     sections = [w for c in concepts if c.section for w in c.forms]
     if not answered:
+        if page > 1:
+            return out
         out.hits = [_hit(searcher, int(d), sc.total[d], words, sections, True) for d in order[:MAYBE_RELATED]]
         return out
     out.answer, out.mode, out.total = "found", "ranked", int(order.size)
