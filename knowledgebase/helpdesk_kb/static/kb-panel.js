@@ -6,7 +6,7 @@ import { onLangChange, t } from "./kb-i18n.js";
 
 export function mountKbPanel(el, { workOrderId = null, itemId = null, context = "", csrf = "" } = {}) {
   const api = new KbApi({ csrf });
-  const state = { q: "", page: 1, searchId: null, shown: null, article: null, note: null };
+  const state = { q: "", page: 1, searchId: null, shown: null, article: null, note: null, filed: null };
   const input = h("input", { type: "search", class: "kb-q" });
   const submit = h("button", { type: "submit" });
   const status = h("div", { class: "kb-status", role: "status", "aria-live": "polite" });
@@ -60,7 +60,9 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
     if (res.answer === "none") {
       status.textContent = "";
       state.note = null;
-      const file = h("button", { type: "button", class: "kb-file", onclick: () => report(file) }, t("none.file"));
+      const filed = state.filed === res.search_id;
+      const file = h("button", { type: "button", class: "kb-file", disabled: filed, onclick: () => report(file) },
+        t(filed ? "none.filed" : "none.file"));
       none.hidden = false;
       none.replaceChildren(...[
         h("strong", { class: "kb-none-title" }, t("none.title")), " ", h("span", {}, t("none.hint")), " ",
@@ -106,6 +108,7 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
   async function report(button) {
     try {
       await api.post(`/search/${state.searchId}/report`, {});
+      state.filed = state.searchId;
       button.disabled = true;
       button.textContent = t("none.filed");
     } catch (err) { say("none.file_failed", { msg: err.message }); }
