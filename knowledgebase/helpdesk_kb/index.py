@@ -1,7 +1,7 @@
 """The Whoosh index: one document per visible article, written under locks, read by refreshing searchers.
 
-A searcher is reused until the index generation moves (checked at most every REFRESH_S, at once after
-this process wrote); the generation's score arrays (scoring.Generation) are shared by all threads.
+A searcher is reused until the index generation moves (one directory listing per query); the
+generation's score arrays (scoring.Generation) are shared by all threads.
 
 Writes are serialised by (1) a lock per process, (2) Whoosh's own fcntl lock file in the index
 folder (every process of a machine) and (3) a Redis lock when Redis is configured (machines sharing
@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,6 @@ INDEX_NAME = "kb"
 # Bump when the schema or the analyzer (stop words) changes: an index of another version is recreated
 # empty at open and refilled from the database (wiring._rebuild_if_empty).
 SCHEMA_VERSION = "2"
-REFRESH_S = 1.0
 
 
 def make_schema() -> Schema:
@@ -97,7 +95,6 @@ class KbIndex:
         self._ix: windex.Index | None = None
         self._gen: Generation | None = None
         self._gen_lock = threading.Lock()
-        self._dirty = 0  # bumped by this process's writes: searchers re-check at once
         self.vocabulary: Vocabulary = shipped()
 
     # -- opening --------------------------------------------------------------------------------
@@ -141,7 +138,6 @@ class KbIndex:
                 writer.cancel()
                 raise
             writer.commit()
-        self._dirty += 1
 
     def rebuild(self, docs: Iterable[IndexDoc], progress: Callable[[int], None] | None = None) -> int:
         """Replace the whole index in one commit; readers switch over at their next refresh."""
@@ -158,19 +154,12 @@ class KbIndex:
                 writer.cancel()
                 raise
             writer.commit(mergetype=writing.CLEAR)
-        self._dirty += 1
         return count
 
     # -- reading --------------------------------------------------------------------------------
     def searcher(self) -> Searcher:
         """This thread's searcher, reopened if another writer (any process) committed since."""
         current: Searcher | None = getattr(self._local, "searcher", None)
-        now = time.monotonic()
-        if current is not None and (
-            getattr(self._local, "checked", -1.0) + REFRESH_S > now and self._local.dirty == self._dirty
-        ):
-            return current
-        self._local.checked, self._local.dirty = now, self._dirty
         if current is None:
             current = self.ix.searcher()
             with self._searchers_lock:
@@ -189,7 +178,8 @@ class KbIndex:
 
     def score_cache(self, searcher: Searcher) -> Generation:
         """The score arrays of the searcher's generation, shared by every thread."""
-        number = int(searcher.reader().generation())
+        found = searcher.reader().generation()
+        number = -1 if found is None else int(found)  # None: an empty index
         gen = self._gen
         if gen is None or gen.generation != number:
             with self._gen_lock:
