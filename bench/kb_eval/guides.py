@@ -51,9 +51,9 @@ def load_guides() -> list[Guide]:
     return [render(e) for f in sorted(HERE.glob("guides_*.yaml")) for e in yaml.safe_load(f.read_text("utf-8"))]
 
 
-def load_queries() -> list[tuple[str, str, list[str]]]:
+def load_queries(name: str = "queries.yaml") -> list[tuple[str, str, list[str]]]:
     """(kind, query, acceptable slugs); an empty list means the KB has no answer."""
-    data = yaml.safe_load((HERE / "queries.yaml").read_text("utf-8"))
+    data = yaml.safe_load((HERE / name).read_text("utf-8"))
     return [(kind, q, list(want)) for kind, rows in data.items() for q, want in rows]
 
 
