@@ -30,7 +30,6 @@ from helpdesk_kb.schemas import (
     UpkeepOut,
 )
 
-
 SUGGEST_SHARE = 0.3  # context matches elsewhere: at least this share of the best one's score
 
 
