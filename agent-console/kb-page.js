@@ -6,7 +6,7 @@ import { mountKbEditor } from '/static/kb/kb-editor.js';
 import { mountKbUpkeep } from '/static/kb/kb-upkeep.js';
 import { mountKbVocab } from '/static/kb/kb-vocab.js';
 import { csrfFromCookie } from '/static/kb/kb-api.js';
-import { t } from '/static/kb/kb-i18n.js';
+import { t as kbText } from '/static/kb/kb-i18n.js'; // the KB's own catalog, not the console's
 import { bindLangToggle, initialLang, setLang } from '/static/help/i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -25,8 +25,8 @@ function openEditor(articleId = null) {
 }
 
 function paint() {
-  document.querySelectorAll('[data-kb-i18n]').forEach((el) => { el.textContent = t(el.dataset.kbI18n); });
-  document.title = `${t('page.title')} · ${document.documentElement.lang === 'en' ? '帮办知识库' : 'Knowledge base'}`;
+  document.querySelectorAll('[data-kb-i18n]').forEach((el) => { el.textContent = kbText(el.dataset.kbI18n); });
+  document.title = `${kbText('page.title')} · ${document.documentElement.lang === 'en' ? '帮办知识库' : 'Knowledge base'}`;
 }
 
 async function boot() {
