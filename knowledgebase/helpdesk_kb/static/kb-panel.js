@@ -6,7 +6,7 @@ import { onLangChange, t } from "./kb-i18n.js";
 
 export function mountKbPanel(el, { workOrderId = null, itemId = null, context = "", csrf = "" } = {}) {
   const api = new KbApi({ csrf });
-  const state = { q: "", page: 1, searchId: null, shown: null, article: null, note: null, filed: null };
+  const state = { q: "", loggedQ: null, page: 1, searchId: null, shown: null, article: null, note: null, filed: null };
   const input = h("input", { type: "search", class: "kb-q" });
   const submit = h("button", { type: "submit" });
   const status = h("div", { class: "kb-status", role: "status", "aria-live": "polite" });
@@ -22,7 +22,11 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
       status, none, list, pager, viewer,
       h("details", { class: "kb-replies-box" }, summary, replies)),
   );
-  input.addEventListener("input", debounce(() => { if (input.value.trim().length >= 2) search(1, false); }, 400));
+  // Live results while typing (not logged); never re-run what was just searched (it would drop its search id).
+  input.addEventListener("input", debounce(() => {
+    const q = input.value.trim();
+    if (q.length >= 2 && q !== state.q) search(1, false);
+  }, 400));
 
   function labels() {
     input.placeholder = t("search.placeholder");
@@ -34,9 +38,9 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
   /** Status lines are kept as [key, args] so a language switch can say them again. */
   function say(key, args) { state.note = [key, args]; status.textContent = t(key, args); }
 
-  function renderHits(hits, { logged }) {
+  function renderHits(hits, { searchId }) {
     list.replaceChildren(...hits.map((hit) => h("li", { class: hit.maybe_related ? "kb-hit kb-maybe" : "kb-hit" },
-      h("button", { type: "button", class: "kb-hit-open", onclick: () => open(hit.id, logged ? state.searchId : null) },
+      h("button", { type: "button", class: "kb-hit-open", onclick: () => open(hit.id, searchId) },
         trustedHtml("span", hit.title_html, { class: "kb-hit-title" })),
       hit.maybe_related ? h("span", { class: "kb-badge kb-badge-maybe" }, t("maybe")) : null,
       hit.guide ? h("span", { class: "kb-badge" }, t("guide")) : null,
@@ -52,7 +56,7 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
     none.hidden = true;
     if (shown.kind === "suggest") {
       say(shown.hits.length ? "suggest.for_call" : "suggest.none");
-      renderHits(shown.hits, { logged: false });
+      renderHits(shown.hits, { searchId: null });
       pager.replaceChildren();
       return;
     }
@@ -74,7 +78,7 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
     if (res.did_you_mean) {
       status.append(" · " + t("search.dym"), h("button", { type: "button", class: "kb-dym", onclick: () => { input.value = res.did_you_mean; search(1); } }, res.did_you_mean));
     }
-    renderHits(res.hits, { logged: true });
+    renderHits(res.hits, { searchId: res.search_id });
     const pages = res.answer === "none" ? 0 : Math.ceil(res.total / res.per_page);
     pager.replaceChildren(
       state.page > 1 ? h("button", { type: "button", onclick: () => search(state.page - 1) }, t("pager.prev")) : "",
@@ -99,7 +103,8 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
     const params = new URLSearchParams({ q, page: String(page), per_page: "8", log: log ? "1" : "0" });
     try {
       const res = await api.get(`/search?${params}`);
-      state.searchId = res.search_id;
+      if (log) { state.searchId = res.search_id; state.loggedQ = q; }
+      res.search_id = res.search_id || (state.loggedQ === q ? state.searchId : null);
       state.shown = { kind: "search", res };
       render();
     } catch (err) { say("search.failed", { msg: err.message }); }
@@ -107,8 +112,9 @@ export function mountKbPanel(el, { workOrderId = null, itemId = null, context = 
 
   async function report(button) {
     try {
-      await api.post(`/search/${state.searchId}/report`, {});
-      state.filed = state.searchId;
+      const id = state.shown.res.search_id;
+      await api.post(`/search/${id}/report`, {});
+      state.filed = id;
       button.disabled = true;
       button.textContent = t("none.filed");
     } catch (err) { say("none.file_failed", { msg: err.message }); }
