@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -167,7 +167,7 @@ class UpkeepQuery(BaseModel):
 
 class VocabularyIn(BaseModel):
     term: str = Field(min_length=1, max_length=50)
-    expansions: list[str] = Field(default_factory=list, max_length=20)
+    expansions: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=20)
     kind: Literal["colloquial", "abbreviation", "synonym", "old_name", "typo", "section"] = "synonym"
     enabled: bool = True  # False switches a shipped entry off
     note: str = Field(default="", max_length=200)

@@ -38,8 +38,9 @@ async def effective(session: AsyncSession) -> Vocabulary:
 async def listing(session: AsyncSession, *, q: str = "", limit: int = 200) -> list[VocabularyOut]:
     """Edited entries first (newest first), then the shipped ones they do not override."""
     q = normalize(q)
-    names = dict((await session.execute(select(_staff.c.id, _staff.c.display_name))).all())
     rows = (await session.scalars(select(KbVocabulary).order_by(KbVocabulary.updated_at.desc()))).all()
+    who = {r.updated_by for r in rows if r.updated_by}
+    names = dict((await session.execute(select(_staff.c.id, _staff.c.display_name).where(_staff.c.id.in_(who)))).all())
     out = [
         VocabularyOut(
             id=r.id,

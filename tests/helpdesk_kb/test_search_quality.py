@@ -80,6 +80,9 @@ async def test_editors_extend_the_vocabulary_with_who_and_when(api: Any, kb: Kb,
     assert [v["term"] for v in listed] == ["小饭桌"]
     again = await api.post("/api/kb/vocabulary", json={"term": "小饭桌"}, headers={"X-Staff": "super"})
     assert again.status_code == 409
+    too_long = {"term": "x", "expansions": ["长" * 51]}
+    bad = await api.post("/api/kb/vocabulary", json=too_long, headers={"X-Staff": "super"})
+    assert bad.status_code == 422
 
 
 async def test_one_character_and_filler_words_do_not_outweigh_the_topic(kb: Kb, add_article: Any) -> None:
