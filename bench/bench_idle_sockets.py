@@ -62,9 +62,14 @@ class ServeProc(Proc):
     def start(self, profile: Path | None = None) -> None:  # `helpdesk serve`, as in the container
         out = self.log_path.open("ab")
         helpdesk = Path(sys.executable).with_name("helpdesk")
-        self.popen = subprocess.Popen([str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                      cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            [str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         out.close()
 
     def rss_kb(self) -> int:
@@ -103,8 +108,9 @@ class Idle:
         self.closed_code: int | None = None
 
     async def open(self) -> None:
-        self.ws = await connect(self.url, additional_headers={"Cookie": self.cookie}, open_timeout=30,
-                                ping_interval=None)
+        self.ws = await connect(
+            self.url, additional_headers={"Cookie": self.cookie}, open_timeout=30, ping_interval=None
+        )
         assert json.loads(await self.ws.recv())["type"] == "welcome"
         self.task = asyncio.create_task(self._run(self.ws))
 
@@ -159,17 +165,35 @@ async def sockets_gauge(url: str) -> float:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-idle-"))
     rport = free_port()
-    redis_proc = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", str(tmp)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis_proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(rport),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     redis_url = f"redis://127.0.0.1:{rport}/0"
     schema = f"bench_idle_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     await conn.close()
     db_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    proc = ServeProc("A", free_port(), cluster_env(db_url, redis_url, "idle:", tmp, heartbeat_interval_s=30.0,
-                                                   log_level="WARNING"), tmp / "server.log")
+    proc = ServeProc(
+        "A",
+        free_port(),
+        cluster_env(db_url, redis_url, "idle:", tmp, heartbeat_interval_s=30.0, log_level="WARNING"),
+        tmp / "server.log",
+    )
     pages: list[Idle] = []
     r = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
@@ -189,27 +213,43 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         steps: list[dict[str, float]] = []
         sizes = [round(args.sockets * (i + 1) / args.steps) for i in range(args.steps)]
         for size in sizes:
-            new = [Idle(proc.ws_url, f"{APPLICANT_COOKIE}={signer.dumps('applicant-session', {'aid': aid})}")
-                   for aid in ids[len(pages):size]]
+            new = [
+                Idle(proc.ws_url, f"{APPLICANT_COOKIE}={signer.dumps('applicant-session', {'aid': aid})}")
+                for aid in ids[len(pages) : size]
+            ]
             took = await open_all(new)
             pages.extend(new)
             await asyncio.sleep(3)
             rss, used = proc.rss_kb(), await redis_used(r)
             n = len(pages) - 1
-            step = {"sockets": len(pages), "rss_mb": rss / 1024, "rss_kb_per": (rss - base_rss) / n,
-                    "redis_mb": used / 2**20, "redis_kb_per": (used - base_redis) / 1024 / n,
-                    "connect_per_s": len(new) / took, "gauge": await sockets_gauge(proc.url)}
+            step = {
+                "sockets": len(pages),
+                "rss_mb": rss / 1024,
+                "rss_kb_per": (rss - base_rss) / n,
+                "redis_mb": used / 2**20,
+                "redis_kb_per": (used - base_redis) / 1024 / n,
+                "connect_per_s": len(new) / took,
+                "gauge": await sockets_gauge(proc.url),
+            }
             steps.append(step)
-            log(f"{len(pages):6d} sockets  RSS {step['rss_mb']:.0f} MB ({step['rss_kb_per']:.1f} KB/socket)  "
+            log(
+                f"{len(pages):6d} sockets  RSS {step['rss_mb']:.0f} MB ({step['rss_kb_per']:.1f} KB/socket)  "
                 f"Redis {step['redis_mb']:.1f} MB ({step['redis_kb_per']:.2f} KB/socket)  "
-                f"{step['connect_per_s']:.0f} connects/s  /metrics sockets_open {step['gauge']:.0f}")
+                f"{step['connect_per_s']:.0f} connects/s  /metrics sockets_open {step['gauge']:.0f}"
+            )
         cpu0, t0 = proc.cpu_s(), time.perf_counter()
         await asyncio.sleep(args.idle_s)
         idle_cpu = (proc.cpu_s() - cpu0) / (time.perf_counter() - t0)
         dropped = sum(1 for p in pages if p.closed_code is not None)
         log(f"idle for {args.idle_s:.0f} s: server CPU {idle_cpu:.1%} of a core; sockets closed meanwhile {dropped}")
-        return {"steps": steps, "base_rss_mb": base_rss / 1024, "base_redis_mb": base_redis / 2**20,
-                "idle_cpu": idle_cpu, "dropped": dropped, "ulimit": _nofile()}
+        return {
+            "steps": steps,
+            "base_rss_mb": base_rss / 1024,
+            "base_redis_mb": base_redis / 2**20,
+            "idle_cpu": idle_cpu,
+            "dropped": dropped,
+            "ulimit": _nofile(),
+        }
     finally:
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
         await r.aclose()
@@ -229,16 +269,18 @@ def _nofile() -> int:
 
 def report(res: dict[str, Any], args: argparse.Namespace, took: float, load: float) -> list[str]:
     top = res["steps"][-1]
-    rows = [f"| {s['sockets']:,.0f} | {s['rss_mb']:.0f} MB | {s['rss_kb_per']:.1f} KB | {s['redis_mb']:.1f} MB | "
-            f"{s['redis_kb_per']:.2f} KB | {s['connect_per_s']:.0f}/s | {s['gauge']:.0f} |" for s in res["steps"]]
+    rows = [
+        f"| {s['sockets']:,.0f} | {s['rss_mb']:.0f} MB | {s['rss_kb_per']:.1f} KB | {s['redis_mb']:.1f} MB | "
+        f"{s['redis_kb_per']:.2f} KB | {s['connect_per_s']:.0f}/s | {s['gauge']:.0f} |"
+        for s in res["steps"]
+    ]
     return [
         SECTION,
         "",
         f"Command: `.venv/bin/python bench/bench_idle_sockets.py --sockets {args.sockets} --steps {args.steps}` "
         f"(Python {platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} before the run, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {took:.0f} s).",
-        "One `helpdesk serve` process (as in the container) on its own redis-server and a PostgreSQL schema; "
-        "applicant",
+        "One `helpdesk serve` process (as in the container) on its own redis-server and a PostgreSQL schema; applicant",
         f"sockets opened in {args.steps} steps (50 handshakes at a time), each then idle but for a ping every "
         f"{PING_S:.0f} s. Per socket = growth since",
         f"one warm socket (process RSS {res['base_rss_mb']:.0f} MB, Redis {res['base_redis_mb']:.1f} MB) divided "

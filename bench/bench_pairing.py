@@ -82,8 +82,9 @@ class Sock:
     on_offer: Any = None
 
     async def open(self) -> dict[str, Any]:
-        self.ws = await connect(self.proc.ws_url, additional_headers={"Cookie": self.cookie},
-                                max_queue=None, open_timeout=30)
+        self.ws = await connect(
+            self.proc.ws_url, additional_headers={"Cookie": self.cookie}, max_queue=None, open_timeout=30
+        )
         welcome = json.loads(await self.ws.recv())
         self.reader = asyncio.create_task(self._read())
         return dict(welcome)
@@ -143,8 +144,22 @@ class RedisServer:
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
@@ -208,8 +223,7 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) - before.get(k, 0)}
 
 
-async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int,
-               lines: int) -> dict[str, Any]:
+async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int, lines: int) -> dict[str, Any]:
     """Units, items, agents; applicants with their work orders (queued) and their queue entries,
     written straight into PostgreSQL and Redis (queueing 1,000 through HTTP would take minutes
     and is not what is measured)."""
@@ -223,29 +237,65 @@ async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents
         dept = await make_department(s, name="市场监管")
         items = [await make_item(s, department=dept, units=[county], name=f"事项{i}") for i in range(lines)]
         pw = _default_hash()
-        staff = [Staff(username=f"bench{i}", display_name=f"帮办{i}", password_hash=pw, role=Role.agent,
-                       unit_id=county.id, capacity=1, kb_editor=False, is_active=True, created_at=T0)
-                 for i in range(agents)]
+        staff = [
+            Staff(
+                username=f"bench{i}",
+                display_name=f"帮办{i}",
+                password_hash=pw,
+                role=Role.agent,
+                unit_id=county.id,
+                capacity=1,
+                kb_editor=False,
+                is_active=True,
+                created_at=T0,
+            )
+            for i in range(agents)
+        ]
         s.add_all(staff)
         await s.flush()
-        s.add_all(StaffSkill(staff_id=st.id, item_id=items[i % lines].id, department_id=None)
-                  for i, st in enumerate(staff))
+        s.add_all(
+            StaffSkill(staff_id=st.id, item_id=items[i % lines].id, department_id=None) for i, st in enumerate(staff)
+        )
         people = [Applicant(name=f"申请人{i}", created_at=T0) for i in range(applicants)]
         s.add_all(people)
         await s.flush()
         now = datetime.now(UTC)
-        orders = [WorkOrder(number=f"B{i:09d}", applicant_id=person.id, item_id=items[i % lines].id,
-                            unit_id=county.id, status=WorkOrderStatus.queued, channel=Channel.video, priority=0,
-                            queued_at=now, created_at=now, updated_at=now) for i, person in enumerate(people)]
+        orders = [
+            WorkOrder(
+                number=f"B{i:09d}",
+                applicant_id=person.id,
+                item_id=items[i % lines].id,
+                unit_id=county.id,
+                status=WorkOrderStatus.queued,
+                channel=Channel.video,
+                priority=0,
+                queued_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for i, person in enumerate(people)
+        ]
         s.add_all(orders)  # one batch: what create_request does, minus its per-row event
         await s.flush()
-        entries = [WaitingEntry(ticket=wo.applicant_id, work_order_id=wo.id, unit_chain=[county.id, city.id],
-                                item_id=wo.item_id, department_id=dept.id, enqueued_at=now.timestamp() - applicants + i)
-                   for i, wo in enumerate(orders)]
+        entries = [
+            WaitingEntry(
+                ticket=wo.applicant_id,
+                work_order_id=wo.id,
+                unit_chain=[county.id, city.id],
+                item_id=wo.item_id,
+                department_id=dept.id,
+                enqueued_at=now.timestamp() - applicants + i,
+            )
+            for i, wo in enumerate(orders)
+        ]
         await s.commit()
-        out = {"county": county.code, "items": [it.code for it in items],
-               "staff": [(st.id, st.password_hash[-12:]) for st in staff], "applicants": [a.id for a in people],
-               "rooms": {e.work_order_id: i for i, e in enumerate(entries)}}
+        out = {
+            "county": county.code,
+            "items": [it.code for it in items],
+            "staff": [(st.id, st.password_hash[-12:]) for st in staff],
+            "applicants": [a.id for a in people],
+            "rooms": {e.work_order_id: i for i, e in enumerate(entries)},
+        }
     await engine.dispose()
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     store = RedisQueueStore(client, prefix=prefix)
@@ -268,11 +318,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     procs: list[Proc] = []
     socks: list[Sock] = []
     try:
-        log(f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
-            f"(PostgreSQL schema {schema})")
+        log(
+            f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
+            f"(PostgreSQL schema {schema})"
+        )
         data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines)
-        env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120,
-                          reconnect_grace_s=120)
+        env = cluster_env(
+            db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120, reconnect_grace_s=120
+        )
         procs = [Proc(n, free_port(), env, tmp / f"proc-{n}.log") for n in ("A", "B")]
         for p in procs:
             p.start(profile=Path(args.profile) / f"proc-{p.name}.prof" if args.profile else None)
@@ -288,8 +341,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         agents = [Sock(f"s:{sid}", procs[i % 2], staff_cookie(sid, pv)) for i, (sid, pv) in enumerate(data["staff"])]
         # Line i % lines; process (i // lines) % 2: every line has applicants on both processes.
-        applicants = [Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
-                      for i, aid in enumerate(data["applicants"])]
+        applicants = [
+            Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
+            for i, aid in enumerate(data["applicants"])
+        ]
         socks = agents + applicants
 
         async def accept(sock: Sock, offer: dict[str, Any]) -> None:
@@ -334,8 +389,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             t_agent, msg = await asyncio.wait_for(joined, 30)
             applicant = by_room[msg["room"]]
             t_app, _ = await asyncio.wait_for(applicant.wait("room.joined"), 30)
-            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "room": msg["room"], "agent": agent,
-                             "applicant": applicant, "cross": agent.proc is not applicant.proc})
+            pairings.append(
+                {
+                    "ms": (max(t_agent, t_app) - t0) * 1000,
+                    "room": msg["room"],
+                    "agent": agent,
+                    "applicant": applicant,
+                    "cross": agent.proc is not applicant.proc,
+                }
+            )
             if (n + 1) % 50 == 0:
                 recent = [p["ms"] for p in pairings[-50:]]
                 log(f"  paired {n + 1}/{len(agents)}: last 50 p50 {statistics.median(recent):.1f} ms")
@@ -348,8 +410,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)
         sent_pair, trips_pair = monitor_counts(capture, w_pair, w_pair_end)
         sent_bg = {k: v / (w_idle_end - w_idle) for k, v in sent_idle.items() if k != "info"}
-        sent_net = {k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
-                    for k, v in sent_pair.items() if k != "info"}
+        sent_net = {
+            k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
+            for k, v in sent_pair.items()
+            if k != "info"
+        }
         sent_per_pairing = {k: v for k, v in sent_net.items() if v >= 0.5}
         idle_len, pair_len = w_idle_end - w_idle, w_pair_end - w_pair
         trips_per = (trips_pair - trips_idle / idle_len * pair_len) / len(pairings)
@@ -371,24 +436,46 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 agent.waiters.pop("signal", None)
                 got = agent.wait("signal")
                 t0 = time.perf_counter()
-                await pair["applicant"].send({"type": "signal", "room": pair["room"], "candidate": {
-                    "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.2 {40000 + i} typ host",
-                    "sdpMid": "0", "sdpMLineIndex": 0}})
+                await pair["applicant"].send(
+                    {
+                        "type": "signal",
+                        "room": pair["room"],
+                        "candidate": {
+                            "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.2 {40000 + i} typ host",
+                            "sdpMid": "0",
+                            "sdpMLineIndex": 0,
+                        },
+                    }
+                )
                 t1, _ = await asyncio.wait_for(got, 10)
                 relay[kind].append((t1 - t0) * 1000)
         log("relay measured")
         await r.aclose()
         ms = [p["ms"] for p in pairings]
         return {
-            "applicants": args.applicants, "agents": args.agents, "lines": args.lines, "connect_s": connect_s,
-            "pairings": len(pairings), "pair_p50": pct(ms, 50), "pair_p99": pct(ms, 99), "pair_max": max(ms),
+            "applicants": args.applicants,
+            "agents": args.agents,
+            "lines": args.lines,
+            "connect_s": connect_s,
+            "pairings": len(pairings),
+            "pair_p50": pct(ms, 50),
+            "pair_p99": pct(ms, 99),
+            "pair_max": max(ms),
             "pair_cross_p50": pct([p["ms"] for p in pairings if p["cross"]], 50),
             "pair_same_p50": pct([p["ms"] for p in pairings if not p["cross"]], 50),
-            "pair_s": pair_s, "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
-            "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
-            "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
-            "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per, "trips_bg": trips_idle / idle_len,
-            "cpu_ms": cpu_per * 1000, "redis_cpu_ms": rcpu_per * 1000, "cpu_bg": cpu_bg, "rcpu_bg": rcpu_bg,
+            "pair_s": pair_s,
+            "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
+            "per_pairing": per_pairing,
+            "per_pairing_total": sum(per_pairing.values()),
+            "sent_per_pairing": sent_per_pairing,
+            "sent_total": sum(sent_per_pairing.values()),
+            "sent_bg_per_s": sum(sent_bg.values()),
+            "trips": trips_per,
+            "trips_bg": trips_idle / idle_len,
+            "cpu_ms": cpu_per * 1000,
+            "redis_cpu_ms": rcpu_per * 1000,
+            "cpu_bg": cpu_bg,
+            "rcpu_bg": rcpu_bg,
             "load_before": load_before,
             "background_per_s": sum(background.values()),
             "background": dict(sorted(background.items(), key=lambda kv: -kv[1])[:6]),

@@ -67,8 +67,9 @@ def serve_endpoint(port: int, rooms: int) -> None:
     async def main() -> None:
         for i in range(rooms):
             await hub.open_room(f"r{i}", (f"a:{i}", f"s:{i}"))
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                lifespan="off", ws=WS_IMPL)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off", ws=WS_IMPL
+        )
         await uvicorn.Server(config).serve()
 
     run(main())
@@ -126,14 +127,30 @@ def run_client(coro: Any) -> dict[str, float]:
 
 
 def candidate(room: int, seq: int, sent: float) -> str:
-    return json.dumps({"type": "signal", "room": f"r{room}", "candidate": {
-        "candidate": f"candidate:{seq} 1 udp 2122260223 192.0.2.{room % 250} {50000 + seq % 10000} typ host "
-                     f"generation 0 ufrag Xk3p network-id 1 network-cost 10 sent {sent:.9f}",
-        "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "Xk3p"}})
+    return json.dumps(
+        {
+            "type": "signal",
+            "room": f"r{room}",
+            "candidate": {
+                "candidate": f"candidate:{seq} 1 udp 2122260223 192.0.2.{room % 250} {50000 + seq % 10000} typ host "
+                f"generation 0 ufrag Xk3p network-id 1 network-cost 10 sent {sent:.9f}",
+                "sdpMid": "0",
+                "sdpMLineIndex": 0,
+                "usernameFragment": "Xk3p",
+            },
+        }
+    )
 
 
-async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: float, measure_from: float,
-                      lat: list[float], counts: list[int]) -> None:
+async def member_loop(
+    ws: ClientConnection,
+    room: int,
+    starts: bool,
+    stop_at: float,
+    measure_from: float,
+    lat: list[float],
+    counts: list[int],
+) -> None:
     seq = 0
     if starts:
         for _ in range(WINDOW):
@@ -185,17 +202,27 @@ async def measure(port: int, pid: int, rooms: int, seconds: float, warmup: float
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
     cpu_task = asyncio.create_task(server_cpu(pid, measure_from, stop_at))
-    loops = asyncio.gather(*(member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat, counts)
-                             for i, pair in enumerate(socks) for ws in pair))
+    loops = asyncio.gather(
+        *(
+            member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat, counts)
+            for i, pair in enumerate(socks)
+            for ws in pair
+        )
+    )
     cpu = await cpu_task
     await asyncio.sleep(0.3)  # let in-flight messages land, unanswered
     await asyncio.gather(*(ws.close() for pair in socks for ws in pair))
     await loops
     lat.sort()
-    return {"messages": counts[0], "rate": counts[0] / seconds,
-            "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000,
-            "mean": statistics.fmean(lat) * 1000, "cpu_us": cpu / max(1, counts[0]) * 1e6,
-            "cpu_share": cpu / seconds}
+    return {
+        "messages": counts[0],
+        "rate": counts[0] / seconds,
+        "p50": lat[len(lat) // 2] * 1000,
+        "p99": lat[int(len(lat) * 0.99)] * 1000,
+        "mean": statistics.fmean(lat) * 1000,
+        "cpu_us": cpu / max(1, counts[0]) * 1e6,
+        "cpu_share": cpu / seconds,
+    }
 
 
 def free_port() -> int:
@@ -206,8 +233,7 @@ def free_port() -> int:
 
 async def bench(kind: str, rooms: int, seconds: float) -> dict[str, float]:
     port = free_port()
-    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--rooms", str(rooms),
-           "--ws", WS_IMPL]
+    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--rooms", str(rooms), "--ws", WS_IMPL]
     proc = subprocess.Popen(cmd)
     try:
         for _ in range(200):
@@ -223,20 +249,33 @@ async def bench(kind: str, rooms: int, seconds: float) -> dict[str, float]:
 
 
 def table(rows: dict[str, dict[str, float]]) -> list[str]:
-    names = {"endpoint": "endpoint (FastAPI + uvicorn + SignalingEndpoint + MemoryHub)",
-             "bare": "bare `websockets` relay"}
+    names = {
+        "endpoint": "endpoint (FastAPI + uvicorn + SignalingEndpoint + MemoryHub)",
+        "bare": "bare `websockets` relay",
+    }
     return [
         "| server | messages/s | p50 | p99 | mean | server CPU per message | server CPU |",
         "|---|---|---|---|---|---|---|",
-        *[f"| {names[k]} | {r['rate']:,.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {r['mean']:.2f} ms "
-          f"| {r['cpu_us']:.0f} µs | {r['cpu_share']:.0%} of a core |" for k, r in rows.items()],
+        *[
+            f"| {names[k]} | {r['rate']:,.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {r['mean']:.2f} ms "
+            f"| {r['cpu_us']:.0f} µs | {r['cpu_share']:.0%} of a core |"
+            for k, r in rows.items()
+        ],
     ]
 
 
-def write_results(loaded: dict[str, dict[str, float]], idle: dict[str, dict[str, float]], rooms: int,
-                  seconds: float, took: float, load: float) -> None:
-    env = (f"Python {platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} before "
-           f"the run, took {took:.0f} s")
+def write_results(
+    loaded: dict[str, dict[str, float]],
+    idle: dict[str, dict[str, float]],
+    rooms: int,
+    seconds: float,
+    took: float,
+    load: float,
+) -> None:
+    env = (
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, load average {load:.1f} before "
+        f"the run, took {took:.0f} s"
+    )
     e, b = loaded["endpoint"], loaded["bare"]
     lines = [
         SECTION,
@@ -275,9 +314,11 @@ def best_of(rounds: int, rooms: int, seconds: float) -> dict[str, dict[str, floa
     for _ in range(rounds):
         for kind in ("endpoint", "bare"):
             r = run_client(bench(kind, rooms, seconds))
-            print(f"{rooms:4d} rooms {kind:9s} {r['rate']:9,.0f} msg/s  p50 {r['p50']:.2f} ms  "
-                  f"p99 {r['p99']:.2f} ms  server CPU {r['cpu_us']:.0f} µs/message "
-                  f"({r['cpu_share']:.0%} of a core)  ({r['messages']:,.0f} messages)")
+            print(
+                f"{rooms:4d} rooms {kind:9s} {r['rate']:9,.0f} msg/s  p50 {r['p50']:.2f} ms  "
+                f"p99 {r['p99']:.2f} ms  server CPU {r['cpu_us']:.0f} µs/message "
+                f"({r['cpu_share']:.0%} of a core)  ({r['messages']:,.0f} messages)"
+            )
             if kind not in best or r["rate"] > best[kind]["rate"]:
                 best[kind] = r
     return best

@@ -77,8 +77,9 @@ def serve_endpoint_redis(port: int, redis_url: str, prefix: str) -> None:
         hub = RedisHub(redis_client(redis_url), prefix, owner_ttl_s=120, grace_s=30.0)
         await hub.start()
         state["endpoint"] = SignalingEndpoint(hub, Clock(), 64 * 1024, 60.0, 30.0, handler)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                lifespan="off", ws="auto")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off", ws="auto"
+        )
         await uvicorn.Server(config).serve()
 
     bench_relay.run(main())
@@ -89,8 +90,7 @@ def message(room: int, seq: int, starts: bool, sent: float) -> str:
     """Message `seq` of a member's cycle: description, then 4 candidates; the send time rides along."""
     if seq % 5 == 1:
         kind = "offer" if starts else "answer"
-        sdp = (f"v=0\r\no=- {seq} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n{SDP_PAD}\r\n"
-               f"a=x-sent:{sent:.9f}\r\n")
+        sdp = f"v=0\r\no=- {seq} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n{SDP_PAD}\r\na=x-sent:{sent:.9f}\r\n"
         return json.dumps({"type": "signal", "room": f"r{room}", "description": {"type": kind, "sdp": sdp}})
     return bench_relay.candidate(room, seq, sent)
 
@@ -101,8 +101,15 @@ def sent_at(msg: dict[str, Any]) -> float:
     return float(msg["candidate"]["candidate"].rsplit(" ", 1)[1])
 
 
-async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: float, measure_from: float,
-                      lat: dict[str, list[float]], errors: dict[str, int]) -> None:
+async def member_loop(
+    ws: ClientConnection,
+    room: int,
+    starts: bool,
+    stop_at: float,
+    measure_from: float,
+    lat: dict[str, list[float]],
+    errors: dict[str, int],
+) -> None:
     seq = 0
     if starts:
         for _ in range(WINDOW):
@@ -132,8 +139,9 @@ async def member_loop(ws: ClientConnection, room: int, starts: bool, stop_at: fl
         await ws.send(message(room, seq, starts, time.perf_counter()))
 
 
-async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: float, redis_pid: int | None,
-                  warmup: float = 1.5) -> dict[str, Any]:
+async def measure(
+    ports: tuple[int, int], pids: list[int], rooms: int, seconds: float, redis_pid: int | None, warmup: float = 1.5
+) -> dict[str, Any]:
     socks: list[tuple[ClientConnection, ClientConnection]] = []
     a_url, b_url = (f"ws://127.0.0.1:{p}/ws" for p in ports)
     for i in range(rooms):
@@ -146,8 +154,13 @@ async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: 
     errors: dict[str, int] = {}
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
-    loops = asyncio.gather(*(member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat, errors)
-                             for i, pair in enumerate(socks) for ws in pair))
+    loops = asyncio.gather(
+        *(
+            member_loop(ws, i, ws is pair[0], stop_at, measure_from, lat, errors)
+            for i, pair in enumerate(socks)
+            for ws in pair
+        )
+    )
     await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
     cpu0 = [bench_relay.cpu_seconds(p) for p in pids]
     rcpu0 = bench_relay.cpu_seconds(redis_pid) if redis_pid else 0.0
@@ -160,12 +173,20 @@ async def measure(ports: tuple[int, int], pids: list[int], rooms: int, seconds: 
     every = sorted(lat["description"] + lat["candidate"])
     desc = sorted(lat["description"])
     n = len(every)
-    return {"messages": n, "rate": n / seconds, "p50": every[n // 2] * 1000, "p99": every[int(n * 0.99)] * 1000,
-            "mean": statistics.fmean(every) * 1000,
-            "desc_p50": desc[len(desc) // 2] * 1000 if desc else float("nan"),
-            "desc_p99": desc[int(len(desc) * 0.99)] * 1000 if desc else float("nan"),
-            "cpu_us": cpu / max(1, n) * 1e6, "cpu_share": cpu / seconds, "redis_share": rcpu / seconds,
-            "errors": float(sum(errors.values())), "error_codes": ", ".join(f"{k} × {v}" for k, v in errors.items())}
+    return {
+        "messages": n,
+        "rate": n / seconds,
+        "p50": every[n // 2] * 1000,
+        "p99": every[int(n * 0.99)] * 1000,
+        "mean": statistics.fmean(every) * 1000,
+        "desc_p50": desc[len(desc) // 2] * 1000 if desc else float("nan"),
+        "desc_p99": desc[int(len(desc) * 0.99)] * 1000 if desc else float("nan"),
+        "cpu_us": cpu / max(1, n) * 1e6,
+        "cpu_share": cpu / seconds,
+        "redis_share": rcpu / seconds,
+        "errors": float(sum(errors.values())),
+        "error_codes": ", ".join(f"{k} × {v}" for k, v in errors.items()),
+    }
 
 
 def free_port() -> int:
@@ -190,9 +211,23 @@ class Redis:
     def __init__(self) -> None:
         self.tmp = tempfile.mkdtemp(prefix="bench-rooms-redis-")
         self.port = free_port()
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", self.tmp],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"redis://127.0.0.1:{self.port}/0"
         wait_port(self.port)
 
@@ -220,15 +255,42 @@ async def bench(kind: str, rooms: int, seconds: float, redis: Redis) -> dict[str
             await open_rooms(redis.url, prefix, rooms)
             ports = (free_port(), free_port())
             for port in ports:
-                procs.append(subprocess.Popen([sys.executable, __file__, "--serve", "endpoint-redis", "--port",
-                                               str(port), "--redis", redis.url, "--prefix", prefix]))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--serve",
+                            "endpoint-redis",
+                            "--port",
+                            str(port),
+                            "--redis",
+                            redis.url,
+                            "--prefix",
+                            prefix,
+                        ]
+                    )
+                )
             redis_pid: int | None = redis.proc.pid
         else:
             port = free_port()
             ports = (port, port)
-            procs.append(subprocess.Popen([sys.executable, bench_relay.__file__, "--serve",
-                                           "endpoint" if kind == "endpoint+memory" else "bare",
-                                           "--port", str(port), "--rooms", str(rooms), "--ws", "auto"]))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        bench_relay.__file__,
+                        "--serve",
+                        "endpoint" if kind == "endpoint+memory" else "bare",
+                        "--port",
+                        str(port),
+                        "--rooms",
+                        str(rooms),
+                        "--ws",
+                        "auto",
+                    ]
+                )
+            )
             redis_pid = None
         for port in set(ports):
             await asyncio.to_thread(wait_port, port)
@@ -241,9 +303,11 @@ async def bench(kind: str, rooms: int, seconds: float, redis: Redis) -> dict[str
 
 
 KINDS = ("endpoint+redis", "endpoint+memory", "bare")
-NAMES = {"endpoint+redis": "endpoint + RedisHub, 2 processes (A → Redis → B)",
-         "endpoint+memory": "endpoint + MemoryHub, 1 process",
-         "bare": "bare `websockets` relay, 1 process (baseline)"}
+NAMES = {
+    "endpoint+redis": "endpoint + RedisHub, 2 processes (A → Redis → B)",
+    "endpoint+memory": "endpoint + MemoryHub, 1 process",
+    "bare": "bare `websockets` relay, 1 process (baseline)",
+}
 
 
 def main() -> None:
@@ -267,10 +331,13 @@ def main() -> None:
         for rnd in range(args.rounds):
             for kind in KINDS:
                 r = bench_relay.run_client(bench(kind, args.rooms, args.seconds, redis))
-                print(f"round {rnd + 1}: {kind:16s} {r['rate']:8,.0f} msg/s  p50 {r['p50']:.2f} ms  "
-                      f"p99 {r['p99']:.2f} ms  (descriptions p50 {r['desc_p50']:.2f} ms)  "
-                      f"server CPU {r['cpu_us']:.0f} µs/msg  redis {r['redis_share']:.0%}  "
-                      f"({r['messages']:,} messages, {r['errors']:.0f} errors {r['error_codes']})", flush=True)
+                print(
+                    f"round {rnd + 1}: {kind:16s} {r['rate']:8,.0f} msg/s  p50 {r['p50']:.2f} ms  "
+                    f"p99 {r['p99']:.2f} ms  (descriptions p50 {r['desc_p50']:.2f} ms)  "
+                    f"server CPU {r['cpu_us']:.0f} µs/msg  redis {r['redis_share']:.0%}  "
+                    f"({r['messages']:,} messages, {r['errors']:.0f} errors {r['error_codes']})",
+                    flush=True,
+                )
                 if kind not in best or r["p50"] < best[kind]["p50"]:
                     best[kind] = r
     finally:
@@ -289,10 +356,12 @@ def main() -> None:
 
 def report(best: dict[str, dict[str, Any]], args: argparse.Namespace, took: float, load: float) -> list[str]:
     r, b = best["endpoint+redis"], best["bare"]
-    rows = [f"| {NAMES[k]} | {v['rate']:,.0f} | {v['p50']:.2f} ms | {v['p99']:.2f} ms | {v['desc_p50']:.2f} ms | "
-            f"{v['desc_p99']:.2f} ms | {v['cpu_us']:.0f} µs | {v['cpu_share']:.0%} | "
-            f"{'%.0f%%' % (v['redis_share'] * 100) if k == 'endpoint+redis' else '–'} | {v['errors']:.0f} |"
-            for k, v in best.items()]
+    rows = [
+        f"| {NAMES[k]} | {v['rate']:,.0f} | {v['p50']:.2f} ms | {v['p99']:.2f} ms | {v['desc_p50']:.2f} ms | "
+        f"{v['desc_p99']:.2f} ms | {v['cpu_us']:.0f} µs | {v['cpu_share']:.0%} | "
+        f"{'%.0f%%' % (v['redis_share'] * 100) if k == 'endpoint+redis' else '–'} | {v['errors']:.0f} |"
+        for k, v in best.items()
+    ]
     return [
         SECTION,
         "",
@@ -319,7 +388,7 @@ def report(best: dict[str, dict[str, Any]], args: argparse.Namespace, took: floa
         "- This is a saturation test (closed loop: every received message is answered at once, "
         f"{4 * args.rooms * WINDOW // 2:,} messages in flight), so latency ≈ messages in flight / throughput and "
         "measures queueing; one signal through an idle cross-process relay takes ~2 ms (bench/RESULTS.md "
-        "\"Scale-out\"). A call's set-up exchanges ~10-30 signaling messages, so 3,000 msg/s is ~100 call "
+        '"Scale-out"). A call\'s set-up exchanges ~10-30 signaling messages, so 3,000 msg/s is ~100 call '
         "set-ups per second.",
         "- Rate and latency at this load are bounded by the 2 cores shared by the client, the servers, Redis and "
         "whatever else runs on the machine (see the load average): compare the rows, not the absolute values.",

@@ -64,9 +64,14 @@ class ServeProc(Proc):
     def start(self, profile: Path | None = None) -> None:  # no profiling here
         out = self.log_path.open("ab")
         helpdesk = Path(sys.executable).with_name("helpdesk")
-        self.popen = subprocess.Popen([str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                      cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            [str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         out.close()
 
     def rss_kb(self) -> int | None:
@@ -153,7 +158,7 @@ class Actor:
                 if attempt == 29:
                     raise RuntimeError(f"{self.name}: cannot connect: {exc!r}") from exc
                 self.c.move_to(self.cluster.pick(avoid=self.c.proc))
-                await asyncio.sleep(min(2.0, 0.1 * 2 ** attempt))
+                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
     async def next(self, types: set[str], timeout: float) -> dict[str, Any]:
@@ -222,8 +227,11 @@ def fake_sdp(kind: str) -> str:
 
 
 def candidate(i: int) -> dict[str, Any]:
-    return {"candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i % 250} {50000 + i} typ host",
-            "sdpMid": "0", "sdpMLineIndex": 0}
+    return {
+        "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i % 250} {50000 + i} typ host",
+        "sdpMid": "0",
+        "sdpMLineIndex": 0,
+    }
 
 
 async def applicant(cluster: Cluster, stats: Stats, seed: dict[str, Any], n: int, args: argparse.Namespace) -> None:
@@ -306,8 +314,16 @@ async def in_call_applicant(a: Actor, stats: Stats, room: str, rtc: bool) -> Non
     if rtc:
         from tests.journey.test_multiprocess import RtcPeer
 
-        await a.send({"type": "media.state", "room": room, "audio": False, "video": False, "screen": False,
-                        "screen_stream": RTC_MARK})
+        await a.send(
+            {
+                "type": "media.state",
+                "room": room,
+                "audio": False,
+                "video": False,
+                "screen": False,
+                "screen_stream": RTC_MARK,
+            }
+        )
         peer = RtcPeer(a.c, room)
         try:
             await peer.offer()
@@ -356,8 +372,9 @@ async def in_call_applicant(a: Actor, stats: Stats, room: str, rtc: bool) -> Non
 
 
 # ---- agents --------------------------------------------------------------------------------------
-async def agent(cluster: Cluster, stats: Stats, username: str, password: str, stop: asyncio.Event,
-                args: argparse.Namespace) -> None:
+async def agent(
+    cluster: Cluster, stats: Stats, username: str, password: str, stop: asyncio.Event, args: argparse.Namespace
+) -> None:
     async with Actor(cluster, stats, username) as s:
         r = await s.http("POST", "/api/auth/login", json={"username": username, "password": password})
         if r.status_code != 200:
@@ -370,8 +387,10 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
         echo_task: asyncio.Task[None] | Any = None
         while not (stop.is_set() and room is None):
             try:
-                msg = await s.next({"offer", "room.joined", "signal", "media.state", "chat", "call.ended",
-                                    "welcome", "agent.state"}, 2.0)
+                msg = await s.next(
+                    {"offer", "room.joined", "signal", "media.state", "chat", "call.ended", "welcome", "agent.state"},
+                    2.0,
+                )
             except TimeoutError:
                 continue
             kind = msg["type"]
@@ -401,8 +420,9 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
                 echo_task = asyncio.create_task(echo(peer))
             elif kind == "signal" and msg.get("description", {}).get("type") == "offer":
                 r_ = msg["room"]
-                await s.send({"type": "signal", "room": r_, "description": {"type": "answer",
-                                                                              "sdp": fake_sdp("answer")}})
+                await s.send(
+                    {"type": "signal", "room": r_, "description": {"type": "answer", "sdp": fake_sdp("answer")}}
+                )
                 for i in range(3):
                     await s.send({"type": "signal", "room": r_, "candidate": candidate(100 + i)})
                 await s.send({"type": "signal", "room": r_, "candidate": None})
@@ -415,9 +435,11 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
                     peer, s.c.signals = None, None
                 wo = msg.get("work_order") or msg["room"]
                 await asyncio.sleep(random.uniform(0.2, 1.0))
-                r = await s.http("POST", f"/api/workorders/{wo}/wrapup",
-                                 json={"outcome": random.choice(["resolved", "resolved", "unresolved"]),
-                                       "notes": "soak"})
+                r = await s.http(
+                    "POST",
+                    f"/api/workorders/{wo}/wrapup",
+                    json={"outcome": random.choice(["resolved", "resolved", "unresolved"]), "notes": "soak"},
+                )
                 if r.status_code != 200:
                     stats.error(f"wrapup HTTP {r.status_code}", r.text)
                 await s.send({"type": "agent.state", "state": "ready"})  # as the console does after wrap-up
@@ -460,8 +482,9 @@ async def prepare(schema: str, agents: int) -> tuple[str, dict[str, Any], list[s
         names = [data["agent"].username]
         async with sessions() as s:
             for i in range(agents - 1):
-                staff = await make_staff(s, unit=data["county"], skills=[Skill(item_id=data["item"].id)],
-                                         display_name=f"坐席{i}")
+                staff = await make_staff(
+                    s, unit=data["county"], skills=[Skill(item_id=data["item"].id)], display_name=f"坐席{i}"
+                )
                 names.append(staff.username)
             await s.commit()
         return url, {"item": data["item"].code, "unit": data["county"].code, "password": PASSWORD}, names
@@ -506,8 +529,9 @@ async def scrape(proc: Proc) -> dict[str, float]:
             text = (await http.get(proc.url + "/metrics")).text
         for fam in text_string_to_metric_families(text):
             for s in fam.samples:
-                key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}"
-                                if s.labels else "")
+                key = s.name + (
+                    "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else ""
+                )
                 out[key] = s.value
     return out
 
@@ -564,10 +588,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     schema, prefix = f"soak_{uuid.uuid4().hex[:10]}", f"hdsoak:{uuid.uuid4().hex[:8]}:"
     redis_url = "redis://127.0.0.1:6379/0"
     db_url, seed, agents = await prepare(schema, args.agents)
-    env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=5.0, reconnect_grace_s=30.0,
-                      offer_timeout_s=15.0, log_format="json", log_level="WARNING")
-    procs = [ServeProc(n, int(p), env, tmp / f"proc-{n.lower()}.log")
-             for n, p in (("A", free_port()), ("B", free_port()))]
+    env = cluster_env(
+        db_url,
+        redis_url,
+        prefix,
+        tmp,
+        heartbeat_interval_s=5.0,
+        reconnect_grace_s=30.0,
+        offer_timeout_s=15.0,
+        log_format="json",
+        log_level="WARNING",
+    )
+    procs = [
+        ServeProc(n, int(p), env, tmp / f"proc-{n.lower()}.log") for n, p in (("A", free_port()), ("B", free_port()))
+    ]
     cluster = Cluster(procs)
     stats = Stats()
     stop_agents = asyncio.Event()
@@ -578,8 +612,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             p.start()
             await p.wait_ready()
         log(f"servers up: {[p.url for p in procs]}; logs in {tmp}")
-        agent_tasks = [asyncio.create_task(agent(cluster, stats, u, seed["password"], stop_agents, args))
-                       for u in agents]
+        agent_tasks = [
+            asyncio.create_task(agent(cluster, stats, u, seed["password"], stop_agents, args)) for u in agents
+        ]
         await asyncio.sleep(2)
         deadline = t0 + args.minutes * 60
         applicants: set[asyncio.Task[None]] = set()
@@ -595,9 +630,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 rss.append((now - t0, a_kb, b_kb))
                 next_sample = now + args.sample_s
             if now >= next_progress:
-                log(f"t={now - t0:6.0f}s applicants started {n}, active {len(applicants)}, work orders "
+                log(
+                    f"t={now - t0:6.0f}s applicants started {n}, active {len(applicants)}, work orders "
                     f"{len(stats.issued)}, errors {sum(stats.errors.values())}, RSS A {rss[-1][1] / 1024:.0f} MB "
-                    f"B {rss[-1][2] / 1024:.0f} MB, restarts {restarts}")
+                    f"B {rss[-1][2] / 1024:.0f} MB, restarts {restarts}"
+                )
                 next_progress = now + 60
             if now >= next_restart and len(cluster.live()) == 2:
                 victim = procs[0]  # always A: B lives through the run, for the memory-growth figure
@@ -633,9 +670,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         levels = Counter[str]()
         for p in procs:
             levels.update(log_levels(p))
-        return {"stats": stats, "statuses": statuses, "rss": rss, "metrics": metrics, "keys": keys,
-                "levels": levels, "applicants": n, "restarts": restarts, "took": time.monotonic() - t0,
-                "waiting_left": waiting_left}
+        return {
+            "stats": stats,
+            "statuses": statuses,
+            "rss": rss,
+            "metrics": metrics,
+            "keys": keys,
+            "levels": levels,
+            "applicants": n,
+            "restarts": restarts,
+            "took": time.monotonic() - t0,
+            "waiting_left": waiting_left,
+        }
     finally:
         for p in procs:
             p.kill()
@@ -728,8 +774,7 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
     if stats.errors:
         lines += ["Errors by kind: " + "; ".join(f"{k} × {v}" for k, v in stats.errors.most_common()) + ".", ""]
     if res["levels"]:
-        lines += ["Server warnings: " + "; ".join(f"{k} × {v}" for k, v in res["levels"].most_common(8)) + ".",
-                  ""]
+        lines += ["Server warnings: " + "; ".join(f"{k} × {v}" for k, v in res["levels"].most_common(8)) + ".", ""]
     lines += ["Events: " + "; ".join(f"{k} × {v}" for k, v in sorted(stats.events.items())) + "."]
     return lines
 

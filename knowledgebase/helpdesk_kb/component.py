@@ -21,6 +21,7 @@ from whoosh.index import LockError
 
 from helpdesk.config import Settings
 from helpdesk_kb import repository as repo
+from helpdesk_kb import vocab_edit
 from helpdesk_kb.errors import KbUnavailable
 from helpdesk_kb.index import IndexDoc, KbIndex
 from helpdesk_kb.models import ArticleStatus, KbArticle
@@ -50,6 +51,7 @@ class Kb:
         self.redis = redis
         self.sessions = sessions
         self._seen: dict[str, datetime] = {}
+        self._vocab_signature: tuple[int, datetime | None] | None = None
         self._since: datetime = self._read_watermark() or clock.now() - SYNC_SLACK
 
     # The watermark file lets a machine with its own index folder catch up after a restart.
@@ -111,6 +113,15 @@ class Kb:
         self._seen.update({i: t for i, t in stamps})
         return True
 
+    async def refresh_vocabulary(self, session: AsyncSession) -> bool:
+        """Load the editors' vocabulary entries over the shipped ones when they changed."""
+        sig = await vocab_edit.signature(session)
+        if sig == self._vocab_signature:
+            return False
+        self.index.vocabulary = await vocab_edit.effective(session)
+        self._vocab_signature = sig
+        return True
+
     async def search(self, text: str, **kwargs: Any) -> SearchPage:
         return await asyncio.to_thread(self.index.search, text, **kwargs)
 
@@ -144,6 +155,7 @@ class Kb:
             KbArticle.published_version,
         )
         async with self.sessions() as session:
+            await self.refresh_vocabulary(session)
             rows = (await session.execute(select(*cols).where(KbArticle.updated_at >= self._since))).all()
             fresh = [r for r in rows if self._seen.get(r.id) != r.updated_at]
             current = await asyncio.to_thread(lambda: {r.id for r in fresh if self._index_is_current(r)})

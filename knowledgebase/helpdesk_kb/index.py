@@ -1,5 +1,8 @@
 """The Whoosh index: one document per visible article, written under locks, read by refreshing searchers.
 
+A searcher is reused until the index generation moves (one directory listing per query); the
+generation's score arrays (scoring.Generation) are shared by all threads.
+
 Writes are serialised by (1) a lock per process, (2) Whoosh's own fcntl lock file in the index
 folder (every process of a machine) and (3) a Redis lock when Redis is configured (machines sharing
 the folder over the network, where fcntl cannot be trusted). Readers keep one searcher per thread
@@ -14,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as windex
 from whoosh import writing
@@ -21,20 +25,26 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 
 from helpdesk_kb.analysis import chinese_analyzer
+from helpdesk_kb.scoring import Generation
 from helpdesk_kb.search import SearchPage, run_search
+from helpdesk_kb.vocab import Vocabulary, shipped
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "kb"
+# Bump when the schema or the analyzer (stop words) changes: an index of another version is recreated
+# empty at open and refilled from the database (wiring._rebuild_if_empty).
+SCHEMA_VERSION = "2"
 
 
 def make_schema() -> Schema:
     ana = chinese_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(analyzer=ana, stored=True, field_boost=3.0),
-        tags=TEXT(analyzer=ana, stored=True, field_boost=2.0),
-        body=TEXT(analyzer=ana, stored=True),
+        # Field weights are applied once, at query time (scoring.py); no positions (no phrase queries).
+        title=TEXT(analyzer=ana, stored=True, phrase=False),
+        tags=TEXT(analyzer=ana, stored=True, phrase=False),
+        body=TEXT(analyzer=ana, stored=True, phrase=False),
         items=KEYWORD(stored=True),
         departments=KEYWORD(stored=True),
         status=ID(stored=True),
@@ -83,6 +93,9 @@ class KbIndex:
         self._searchers: list[Searcher] = []
         self._searchers_lock = threading.Lock()
         self._ix: windex.Index | None = None
+        self._gen: Generation | None = None
+        self._gen_lock = threading.Lock()
+        self.vocabulary: Vocabulary = shipped()
 
     # -- opening --------------------------------------------------------------------------------
     @property
@@ -97,10 +110,14 @@ class KbIndex:
         with open(self.path / ".create.lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                if windex.exists_in(str(self.path), indexname=INDEX_NAME):
+                marker = self.path / "schema-version"
+                current = marker.read_text().strip() if marker.exists() else None
+                if windex.exists_in(str(self.path), indexname=INDEX_NAME) and current == SCHEMA_VERSION:
                     return windex.open_dir(str(self.path), indexname=INDEX_NAME)
-                log.info("creating the KB index in %s", self.path)
-                return windex.create_in(str(self.path), make_schema(), indexname=INDEX_NAME)
+                log.info("creating the KB index (schema %s, found %s) in %s", SCHEMA_VERSION, current, self.path)
+                ix = windex.create_in(str(self.path), make_schema(), indexname=INDEX_NAME)
+                marker.write_text(SCHEMA_VERSION)
+                return ix
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -159,8 +176,22 @@ class KbIndex:
         self._local.searcher = current
         return current
 
-    def search(self, text: str, **kwargs: object) -> SearchPage:
-        return run_search(self.searcher(), text, **kwargs)  # type: ignore[arg-type]
+    def score_cache(self, searcher: Searcher) -> Generation:
+        """The score arrays of the searcher's generation, shared by every thread."""
+        found = searcher.reader().generation()
+        number = -1 if found is None else int(found)  # None: an empty index
+        gen = self._gen
+        if gen is None or gen.generation != number:
+            with self._gen_lock:
+                gen = self._gen
+                if gen is None or gen.generation != number:
+                    gen = self._gen = Generation(number, searcher)
+        return gen
+
+    def search(self, text: str, **kwargs: Any) -> SearchPage:
+        searcher = self.searcher()
+        kwargs.setdefault("vocabulary", self.vocabulary)
+        return run_search(searcher, self.score_cache(searcher), text, **kwargs)
 
     def doc_count(self) -> int:
         return int(self.searcher().doc_count())

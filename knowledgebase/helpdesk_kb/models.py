@@ -193,3 +193,24 @@ class KbSearchLog(Base):
     results: Mapped[int] = mapped_column(Integer)
     clicked_article_id: Mapped[str | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
     clicked_at: Mapped[datetime | None]
+    # "Nothing found" filed for upkeep from the console (the agent pressed the button).
+    reported_at: Mapped[datetime | None]
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+
+
+class KbVocabulary(Base):
+    """An editor's vocabulary entry: adds to or overrides (same term) the shipped vocabulary.txt;
+    enabled=False switches a shipped entry off."""
+
+    __tablename__ = "kb_vocabulary"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    term: Mapped[str] = mapped_column(String(50), unique=True)
+    expansions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16), default="synonym")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(index=True)

@@ -52,9 +52,11 @@ def make_router(
     """All routes under /api/kb. get_current_staff must return an object fitting perms.StaffLike."""
     from helpdesk_kb.routes_articles import add_article_routes
     from helpdesk_kb.routes_calls import add_call_routes
+    from helpdesk_kb.routes_vocab import add_vocabulary_routes
 
     deps = RouteDeps(get_session, get_current_staff, get_kb, on_send_to_call, load_work_order_notes)
     router = APIRouter(prefix="/api/kb", tags=["knowledge base"])
     add_article_routes(router, deps)
     add_call_routes(router, deps)
+    add_vocabulary_routes(router, deps)
     return router

@@ -92,7 +92,7 @@ def add_article_routes(router: APIRouter, deps: RouteDeps) -> None:
                 session,
                 staff_id=staff.id,
                 query=q,
-                results=result.total,
+                results=result.total,  # 0 when the answer is "none": a zero-result query for upkeep
                 now=kb.now(),
                 filters={"item": item, "department": department, "status": statuses},
             )
@@ -107,6 +107,9 @@ def add_article_routes(router: APIRouter, deps: RouteDeps) -> None:
             did_you_mean=result.did_you_mean,
             search_id=search_id,
             hits=[SearchHitOut(**vars(h)) for h in result.hits],
+            answer="found" if result.answer == "found" else "none",
+            coverage=round(result.coverage, 3),
+            relative=round(result.relative, 3),
         )
 
     @router.post("/search/{search_id}/click", status_code=204)

@@ -30,6 +30,8 @@ from helpdesk_kb.schemas import (
     UpkeepOut,
 )
 
+SUGGEST_SHARE = 0.3  # context matches elsewhere: at least this share of the best one's score
+
 
 async def suggest(kb: Kb, session: AsyncSession, staff: Any, body: SuggestIn) -> list[SearchHitOut]:
     """The item's guide and articles first (ranked by the hand-off context), then context matches anywhere."""
@@ -47,7 +49,10 @@ async def suggest(kb: Kb, session: AsyncSession, staff: Any, body: SuggestIn) ->
         if not query:
             continue
         page = await kb.search(query, items=items, scopes=scopes, per_page=body.limit, with_suggestion=False)
+        best = max((h.score for h in page.hits), default=0.0)
         for h in page.hits:
+            if not items and (h.maybe_related or h.score < SUGGEST_SHARE * best):
+                continue  # from the context alone, only what is close to it
             if h.id not in seen:
                 seen.add(h.id)
                 hits.append(SearchHitOut(**vars(h)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -85,6 +86,7 @@ class SearchHitOut(BaseModel):
     items: list[int]
     status: str
     guide: bool
+    maybe_related: bool = False  # shown with answer "none": not an answer, only near the question
 
 
 class SearchOut(BaseModel):
@@ -97,6 +99,9 @@ class SearchOut(BaseModel):
     did_you_mean: str | None
     search_id: int | None = None
     hits: list[SearchHitOut]
+    answer: Literal["found", "none"] = "found"  # none: nothing in the KB answers this; hits are maybe related
+    coverage: float = 0.0  # share of the query the best article covers (IDF-weighted)
+    relative: float = 0.0  # its score against the query's best possible score
 
 
 class ClickIn(BaseModel):
@@ -154,9 +159,32 @@ class UpkeepArticle(BaseModel):
 class UpkeepQuery(BaseModel):
     query: str
     searches: int
-    zero_results: int
+    zero_results: int  # includes searches answered "none"
     no_click: int
     last_at: datetime
+    reported: int = 0  # times an agent filed it for upkeep
+
+
+class VocabularyIn(BaseModel):
+    term: str = Field(min_length=1, max_length=50)
+    expansions: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=20)
+    kind: Literal["colloquial", "abbreviation", "synonym", "old_name", "typo", "section"] = "synonym"
+    enabled: bool = True  # False switches a shipped entry off
+    note: str = Field(default="", max_length=200)
+
+
+class VocabularyOut(BaseModel):
+    id: int | None = None  # None: a shipped entry nobody edited
+    term: str
+    expansions: list[str]
+    kind: str
+    enabled: bool = True
+    note: str = ""
+    source: Literal["shipped", "edited"]
+    shipped: bool = False  # an edited entry overriding a shipped one
+    updated_by: int | None = None
+    updated_by_name: str | None = None
+    updated_at: datetime | None = None
 
 
 class UpkeepOut(BaseModel):

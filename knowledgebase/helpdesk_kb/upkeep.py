@@ -52,6 +52,16 @@ async def log_click(session: AsyncSession, *, search_id: int, staff_id: int, art
     return True
 
 
+async def log_report(session: AsyncSession, *, search_id: int, staff_id: int, now: datetime) -> bool:
+    row = await session.get(KbSearchLog, search_id)
+    if row is None or row.staff_id != staff_id:
+        return False
+    if row.reported_at is None:
+        row.reported_at, row.reported_by = now, staff_id
+        await session.flush()
+    return True
+
+
 async def upkeep_list(session: AsyncSession, *, staff: StaffLike, now: datetime, limit: int = 100) -> UpkeepOut:
     """Articles past their review date or marked outdated (the caller's departments unless a manager),
     and the queries that found nothing or that nobody clicked on, most frequent first."""
@@ -101,17 +111,20 @@ async def unanswered_queries(session: AsyncSession, *, now: datetime, limit: int
     zero = func.sum(case((KbSearchLog.results == 0, 1), else_=0))
     no_click = func.sum(case(((KbSearchLog.results > 0) & KbSearchLog.clicked_article_id.is_(None), 1), else_=0))
     clicked = func.sum(case((KbSearchLog.clicked_article_id.is_not(None), 1), else_=0))
+    reported = func.sum(case((KbSearchLog.reported_at.is_not(None), 1), else_=0))
     stmt = (
-        select(KbSearchLog.query, func.count(), zero, no_click, func.max(KbSearchLog.at))
+        select(KbSearchLog.query, func.count(), zero, no_click, func.max(KbSearchLog.at), reported)
         .where(KbSearchLog.at >= now - timedelta(days=QUERY_WINDOW_DAYS))
         .group_by(KbSearchLog.query)
         .having(clicked == 0)
-        .order_by(func.count().desc(), func.max(KbSearchLog.at).desc())
+        .order_by(reported.desc(), func.count().desc(), func.max(KbSearchLog.at).desc())
         .limit(limit)
     )
     return [
-        UpkeepQuery(query=q, searches=int(n), zero_results=int(z or 0), no_click=int(c or 0), last_at=last)
-        for q, n, z, c, last in (await session.execute(stmt)).all()
+        UpkeepQuery(
+            query=q, searches=int(n), zero_results=int(z or 0), no_click=int(c or 0), last_at=last, reported=int(r or 0)
+        )
+        for q, n, z, c, last, r in (await session.execute(stmt)).all()
     ]
 
 

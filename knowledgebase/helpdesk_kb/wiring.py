@@ -34,6 +34,12 @@ async def wire(state: Any, stack: AsyncExitStack) -> Kb:
     state.components["kb"] = kb
     stack.callback(kb.close)
     await _rebuild_if_empty(kb)
+    try:
+        if kb.sessions is not None:
+            async with kb.sessions() as session:
+                await kb.refresh_vocabulary(session)
+    except SQLAlchemyError:
+        log.warning("kb_vocabulary missing (migrations not run?); the shipped vocabulary only")
     interval = float(getattr(settings, "kb_sync_interval_s", DEFAULT_SYNC_INTERVAL_S))
     task = asyncio.create_task(kb.sync_forever(interval), name="kb-index-catch-up")
 

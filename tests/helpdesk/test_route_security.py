@@ -125,6 +125,11 @@ ROUTES: dict[tuple[str, str], str] = {
     # ---- knowledge base (per-article rights: reviewers, editors, authors) -------------------------
     ("GET", "/api/kb/search"): STAFF,
     ("POST", "/api/kb/search/{search_id}/click"): STAFF,
+    ("POST", "/api/kb/search/{search_id}/report"): STAFF,  # the caller's own search only
+    ("GET", "/api/kb/vocabulary"): STAFF,
+    ("POST", "/api/kb/vocabulary"): STAFF,  # KB editors, supervisors, admins (checked in the KB)
+    ("PUT", "/api/kb/vocabulary/{entry_id}"): STAFF,
+    ("DELETE", "/api/kb/vocabulary/{entry_id}"): STAFF,
     ("GET", "/api/kb/articles"): STAFF,
     ("POST", "/api/kb/articles"): STAFF,
     ("GET", "/api/kb/articles/{article_id}"): STAFF,

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from helpdesk_kb import cli
 from helpdesk_kb.component import Kb
-from helpdesk_kb.index import KbIndex
+from helpdesk_kb.index import SCHEMA_VERSION, KbIndex
+from helpdesk_kb.index import IndexDoc as IndexDocFactory
 from helpdesk_kb.wiring import wire
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +37,34 @@ async def test_wire_fills_an_empty_index_from_the_database_and_stops_cleanly(
         assert [h.id for h in (await kb.search("注销")).hits] == [article_id]
         task = next(t for t in asyncio.all_tasks() if t.get_name() == "kb-index-catch-up")
     assert task.cancelled() or task.done()
+
+
+async def test_an_index_of_an_older_schema_is_recreated_and_refilled(
+    settings: Settings,
+    clock: FakeClock,
+    db_sessions: async_sessionmaker[AsyncSession],
+    add_article: Any,
+    tmp_path: Path,
+) -> None:
+    """Changing the analyzer or the schema bumps SCHEMA_VERSION; an old index folder heals at start-up."""
+    article_id = await add_article("企业注销登记", "简易注销。")
+    folder = tmp_path / "upgraded-machine"
+    old = KbIndex(folder)
+    old.write([IndexDocFactory(id="stale", title="一篇旧文章", body="注销")])
+    old.close()
+    (folder / "schema-version").write_text("1")
+    state = SimpleNamespace(
+        settings=settings.model_copy(update={"kb_index_dir": folder}),
+        clock=clock,
+        sessions=db_sessions,
+        redis=None,
+        components={},
+    )
+    async with AsyncExitStack() as stack:
+        kb = await wire(state, stack)
+        assert kb.index.stored("stale") is None
+        assert [h.id for h in (await kb.search("注销")).hits] == [article_id]
+    assert (folder / "schema-version").read_text() == SCHEMA_VERSION
 
 
 def run_cli(*argv: str) -> int:

@@ -3,6 +3,8 @@ article with a live preview, and sees the upkeep list — all in a real browser.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.async_api import expect
 
@@ -42,4 +44,31 @@ async def test_supervisor_searches_writes_and_sees_upkeep(settings: Settings, ch
 
         await page.click("#kb-tab-upkeep")
         await expect(page.locator("#kb-view-upkeep .kb-upkeep")).to_be_visible()
+
+        # Nothing in the KB about passports: "nothing found", filed for upkeep, in English.
+        await page.click("#kb-lang")
+        await expect(page.locator("#kb-tab-vocab")).to_have_text("Vocabulary")
+        await page.click("#kb-tab-search")
+        await page.fill("#kb-view-search .kb-q", "护照怎么办理")
+        await page.press("#kb-view-search .kb-q", "Enter")
+        await expect(page.locator("#kb-view-search .kb-none")).to_contain_text("Nothing found in the knowledge base")
+        await page.click("#kb-view-search .kb-file")
+        await expect(page.locator("#kb-view-search .kb-file")).to_contain_text("Filed for upkeep")
+        if shots := os.environ.get("KB_SCREENSHOTS"):
+            await page.screenshot(path=f"{shots}/kb-none.png")
+        await page.click("#kb-lang")
+        await expect(page.locator("#kb-view-search .kb-none")).to_contain_text("知识库中没有找到")
+
+        # The supervisor teaches the vocabulary a word; search reads it at once.
+        await page.click("#kb-tab-vocab")
+        await page.fill("#kb-view-vocab input[name=term]", "开办公司")
+        await page.fill("#kb-view-vocab input[name=expansions]", "企业设立")
+        await page.click("#kb-view-vocab button[type=submit]")
+        await expect(page.locator("#kb-view-vocab table")).to_contain_text("开办公司")
+        if shots := os.environ.get("KB_SCREENSHOTS"):
+            await page.screenshot(path=f"{shots}/kb-vocab.png")
+        await page.click("#kb-tab-search")
+        await page.fill("#kb-view-search .kb-q", "开办公司")
+        await page.press("#kb-view-search .kb-q", "Enter")
+        await expect(page.locator("#kb-view-search .kb-results")).to_contain_text("企业设立登记办事指南")
         assert not [line for line in logs if "pageerror" in line or "Content Security Policy" in line], logs

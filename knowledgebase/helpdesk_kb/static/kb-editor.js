@@ -1,46 +1,58 @@
 // The article editor: Markdown with a live (server-sanitised) preview, versions, files, and the review
-// buttons the server says this user may press (can_review).
+// buttons the server says this user may press (can_review). zh-CN and English (kb-i18n.js): texts carry
+// their key (data-k, data-kp for placeholders) and are said again when the console switches language.
 import { KbApi, debounce, fmtSize, h, trustedHtml } from "./kb-api.js";
+import { lang, onLangChange, t } from "./kb-i18n.js";
 
-const STATUS = { draft: "草稿", in_review: "待审核", published: "已发布", archived: "已归档" };
+const L = (key) => h("span", { "data-k": key }, t(key));
 
 export function mountKbEditor(el, { articleId = null, csrf = "", itemIds = [], onSaved = null } = {}) {
   const api = new KbApi({ csrf });
   let article = null;
   const f = {
-    title: h("input", { name: "title", required: true, maxlength: 200, placeholder: "标题" }),
-    tags: h("input", { name: "tags", placeholder: "标签，用逗号分隔" }),
-    items: h("input", { name: "items", placeholder: "事项编号（数字，逗号分隔）" }),
+    title: h("input", { name: "title", required: true, maxlength: 200, "data-kp": "editor.title" }),
+    tags: h("input", { name: "tags", "data-kp": "editor.tags.ph" }),
+    items: h("input", { name: "items", "data-kp": "editor.items.ph" }),
     reviewBy: h("input", { name: "review_by", type: "date" }),
     guide: h("input", { name: "is_guide", type: "checkbox" }),
-    note: h("input", { name: "note", placeholder: "本次修改说明" }),
-    body: h("textarea", { name: "body", rows: 18, placeholder: "Markdown 正文：## 申请条件 / ## 申请材料 / ## 办理流程 ..." }),
+    note: h("input", { name: "note", "data-kp": "editor.note.ph" }),
+    body: h("textarea", { name: "body", rows: 18, "data-kp": "editor.body.ph" }),
   };
-  const preview = h("div", { class: "kb-body kb-preview", "aria-label": "预览" });
+  const preview = h("div", { class: "kb-body kb-preview", "data-kl": "editor.preview" });
   const status = h("div", { class: "kb-status", role: "status", "aria-live": "polite" });
   const actions = h("div", { class: "kb-actions" });
   const versions = h("ol", { class: "kb-versions" });
   const files = h("ul", { class: "kb-files" });
   const upload = h("input", { type: "file" });
-  const kind = h("select", {}, ...Object.entries({ blank_form: "空白表格", sample: "填写样例", image: "图片", other: "其他" })
-    .map(([v, t]) => h("option", { value: v }, t)));
+  const kind = h("select", {}, ...["blank_form", "sample", "image", "other"]
+    .map((v) => h("option", { value: v, "data-k": `kind.${v}` }, t(`kind.${v}`))));
   el.replaceChildren(h("div", { class: "kb-editor" },
     h("form", { onsubmit: (e) => { e.preventDefault(); save(); } },
-      h("label", {}, "标题 ", f.title), h("label", {}, "标签 ", f.tags), h("label", {}, "事项 ", f.items),
-      h("label", {}, "复核日期 ", f.reviewBy), h("label", {}, f.guide, " 作为事项办事指南（申请人可见）"),
+      h("label", {}, L("editor.title"), " ", f.title), h("label", {}, L("editor.tags"), " ", f.tags),
+      h("label", {}, L("editor.items"), " ", f.items),
+      h("label", {}, L("editor.review_by"), " ", f.reviewBy), h("label", {}, f.guide, " ", L("editor.guide")),
       h("div", { class: "kb-split" }, f.body, preview),
-      h("label", {}, "修改说明 ", f.note), h("button", { type: "submit" }, "保存草稿")),
+      h("label", {}, L("editor.note"), " ", f.note), h("button", { type: "submit" }, L("editor.save"))),
     status, actions,
-    h("section", {}, h("h4", {}, "附件"), files, h("div", {}, kind, upload, h("button", { type: "button", onclick: sendFile }, "上传"))),
-    h("section", {}, h("h4", {}, "版本记录"), versions)));
+    h("section", {}, h("h4", {}, L("editor.files")), files, h("div", {}, kind, upload, h("button", { type: "button", onclick: sendFile }, L("editor.upload")))),
+    h("section", {}, h("h4", {}, L("editor.versions")), versions)));
+  let note = null;
+  function relabel() {
+    el.querySelectorAll("[data-k]").forEach((x) => { x.textContent = t(x.dataset.k); });
+    el.querySelectorAll("[data-kp]").forEach((x) => { x.placeholder = t(x.dataset.kp); });
+    el.querySelectorAll("[data-kl]").forEach((x) => { x.setAttribute("aria-label", t(x.dataset.kl)); });
+    if (note) status.textContent = t(...note);
+  }
+  onLangChange(() => { relabel(); if (article) show(article, true); });
+  relabel();
   f.items.value = itemIds.join(",");
   const refreshPreview = debounce(async () => {
     try { preview.replaceChildren(trustedHtml("div", (await api.post("/preview", { body: f.body.value })).html)); }
-    catch (err) { preview.textContent = `预览失败：${err.message}`; }
+    catch (err) { preview.textContent = t("editor.preview_failed", { msg: err.message }); }
   }, 300);
   f.body.addEventListener("input", refreshPreview);
 
-  function say(text) { status.textContent = text; }
+  function say(key, args) { note = [key, args]; status.textContent = t(key, args); }
   const list = (s) => s.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean);
 
   function payload() {
@@ -51,39 +63,46 @@ export function mountKbEditor(el, { articleId = null, csrf = "", itemIds = [], o
     };
   }
 
-  function show(a) {
+  function show(a, labelsOnly = false) {
     article = a;
-    f.title.value = a.title; f.tags.value = a.tags.join(","); f.items.value = a.item_ids.join(",");
-    f.reviewBy.value = a.review_by || ""; f.guide.checked = a.is_guide; f.body.value = a.body; f.note.value = "";
-    preview.replaceChildren(trustedHtml("div", a.html));
-    say(`${STATUS[a.status] || a.status} · 第 ${a.version} 版${a.published_version ? `（线上为第 ${a.published_version} 版）` : ""}${a.review_comment ? ` · 审核意见：${a.review_comment}` : ""}`);
-    const btn = (label, action, needsComment = false) => h("button", { type: "button", onclick: () => transition(action, needsComment) }, label);
+    if (!labelsOnly) {
+      f.title.value = a.title; f.tags.value = a.tags.join(","); f.items.value = a.item_ids.join(",");
+      f.reviewBy.value = a.review_by || ""; f.guide.checked = a.is_guide; f.body.value = a.body; f.note.value = "";
+      preview.replaceChildren(trustedHtml("div", a.html));
+    }
+    say("editor.state", {
+      status: t(`status.${a.status}`), v: a.version,
+      live: a.published_version ? t("editor.live", { v: a.published_version }) : "",
+      comment: a.review_comment ? t("editor.comment", { c: a.review_comment }) : "",
+    });
+    const btn = (key, action, needsComment = false) => h("button", { type: "button", onclick: () => transition(action, needsComment) }, t(key));
     actions.replaceChildren(
-      a.status === "draft" ? btn("提交审核", "submit") : "",
-      a.can_review && ["draft", "in_review"].includes(a.status) ? btn("审核通过并发布", "publish") : "",
-      a.can_review && a.status === "in_review" ? btn("退回修改", "reject", true) : "",
-      a.can_review && a.status !== "archived" ? btn("归档", "archive") : "",
-      a.can_review && a.status === "archived" ? btn("恢复为草稿", "restore") : "",
+      a.status === "draft" ? btn("editor.submit", "submit") : "",
+      a.can_review && ["draft", "in_review"].includes(a.status) ? btn("editor.publish", "publish") : "",
+      a.can_review && a.status === "in_review" ? btn("editor.reject", "reject", true) : "",
+      a.can_review && a.status !== "archived" ? btn("editor.archive", "archive") : "",
+      a.can_review && a.status === "archived" ? btn("editor.restore", "restore") : "",
     );
+    if (labelsOnly) return;
     files.replaceChildren(...a.attachments.map((x) => h("li", {}, h("a", { href: x.url, download: x.filename }, x.title || x.filename), ` ${fmtSize(x.size)}`)));
     loadVersions();
   }
 
   async function load(id) {
-    try { show(await api.get(`/articles/${encodeURIComponent(id)}`)); } catch (err) { say(`加载失败：${err.message}`); }
+    try { show(await api.get(`/articles/${encodeURIComponent(id)}`)); } catch (err) { say("editor.load_failed", { msg: err.message }); }
   }
 
   async function save() {
     try {
       const a = article ? await api.put(`/articles/${article.id}`, payload()) : await api.post("/articles", payload());
-      show(a); say("已保存为新版本。");
+      show(a); say("editor.saved");
       if (onSaved) onSaved(a);
-    } catch (err) { say(`保存失败：${err.message}`); }
+    } catch (err) { say("editor.save_failed", { msg: err.message }); }
   }
 
   async function transition(action, needsComment) {
-    const comment = needsComment ? window.prompt("审核意见") || "" : "";
-    try { show(await api.post(`/articles/${article.id}/${action}`, { comment })); } catch (err) { say(`操作失败：${err.message}`); }
+    const comment = needsComment ? window.prompt(t("editor.comment_prompt")) || "" : "";
+    try { show(await api.post(`/articles/${article.id}/${action}`, { comment })); } catch (err) { say("vocab.failed", { msg: err.message }); }
   }
 
   async function loadVersions() {
@@ -91,17 +110,17 @@ export function mountKbEditor(el, { articleId = null, csrf = "", itemIds = [], o
       const rows = await api.get(`/articles/${article.id}/versions`);
       versions.replaceChildren(...rows.map((v) => h("li", {}, h("button", { type: "button", onclick: async () => {
         const full = await api.get(`/articles/${article.id}/versions/${v.version}`);
-        f.body.value = full.body; refreshPreview(); say(`已载入第 ${v.version} 版正文（保存后成为新版本）`);
-      } }, `第 ${v.version} 版`), ` ${new Date(v.created_at).toLocaleString("zh-CN")} ${v.note}`)));
+        f.body.value = full.body; refreshPreview(); say("editor.version_loaded", { v: v.version });
+      } }, t("editor.version", { v: v.version })), ` ${new Date(v.created_at).toLocaleString(lang())} ${v.note}`)));
     } catch { versions.replaceChildren(); }
   }
 
   async function sendFile() {
-    if (!article || !upload.files.length) return say("请先保存文章并选择文件。");
+    if (!article || !upload.files.length) return say("editor.upload_first");
     const form = new FormData();
     form.append("file", upload.files[0]); form.append("kind", kind.value);
     try { await api.upload(`/articles/${article.id}/attachments`, form); upload.value = ""; load(article.id); }
-    catch (err) { say(`上传失败：${err.message}`); }
+    catch (err) { say("editor.upload_failed", { msg: err.message }); }
   }
 
   if (articleId) load(articleId);

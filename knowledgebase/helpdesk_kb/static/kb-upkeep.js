@@ -1,46 +1,61 @@
-// Upkeep (知识库维护更新): stale and flagged articles, unanswered searches, a draft from a work order.
+// Upkeep (知识库维护更新): stale and flagged articles, unanswered searches (zero results, "nothing
+// found" answers, those agents filed), a draft from a work order. zh-CN and English.
 import { KbApi, h } from "./kb-api.js";
-
-const REASON = { past_review: "超过复核日期", outdated: "被标记过时" };
+import { onLangChange, t } from "./kb-i18n.js";
 
 export function mountKbUpkeep(el, { csrf = "", onEdit = null } = {}) {
   const api = new KbApi({ csrf });
-  const articles = h("tbody");
-  const queries = h("tbody");
-  const status = h("div", { class: "kb-status", role: "status", "aria-live": "polite" });
-  const wo = h("input", { placeholder: "工单号（ID）" });
-  const notes = h("textarea", { rows: 3, placeholder: "或直接粘贴处理记录" });
+  let data = null;
+  let note = null;
   const edit = (id) => (onEdit ? onEdit(id) : el.dispatchEvent(new CustomEvent("kb:edit", { detail: { id }, bubbles: true })));
-  el.replaceChildren(h("div", { class: "kb-upkeep" },
-    status,
-    h("h4", {}, "需要维护的文章"),
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "标题"), h("th", {}, "原因"), h("th", {}, "复核日期"), h("th", {}, ""))), articles),
-    h("h4", {}, "没有找到答案的搜索（近30天）"),
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "搜索词"), h("th", {}, "次数"), h("th", {}, "无结果"), h("th", {}, "无点击"))), queries),
-    h("h4", {}, "从工单起草文章"),
-    h("form", { onsubmit: (e) => { e.preventDefault(); draft(); } }, wo, notes, h("button", { type: "submit" }, "起草")),
-  ));
+  const wo = h("input", {});
+  const notes = h("textarea", { rows: 3 });
+  const status = h("div", { class: "kb-status", role: "status", "aria-live": "polite" });
+  const body = h("div", {});
+  el.replaceChildren(h("div", { class: "kb-upkeep" }, status, body));
+
+  function say(key, args) { note = [key, args]; status.textContent = t(key, args); }
+
+  function render() {
+    wo.placeholder = t("upkeep.wo");
+    notes.placeholder = t("upkeep.notes");
+    const th = (k) => h("th", {}, k ? t(k) : "");
+    const articles = (data?.articles || []).map((a) => h("tr", {},
+      h("td", {}, a.title), h("td", {}, a.reasons.map((r) => t(`reason.${r}`)).join(" · ") + (a.outdated ? ` (${a.outdated})` : "")),
+      h("td", {}, a.review_by || ""), h("td", {}, h("button", { type: "button", onclick: () => edit(a.id) }, t("upkeep.edit")))));
+    const queries = (data?.queries || []).map((q) => h("tr", {},
+      h("td", {}, q.query), h("td", {}, String(q.searches)), h("td", {}, String(q.zero_results)),
+      h("td", {}, String(q.no_click)), h("td", {}, q.reported ? String(q.reported) : "")));
+    body.replaceChildren(
+      h("h4", {}, t("upkeep.articles")),
+      h("table", {}, h("thead", {}, h("tr", {}, th("upkeep.col.title"), th("upkeep.col.reason"), th("upkeep.col.review_by"), th())), h("tbody", {}, ...articles)),
+      h("h4", {}, t("upkeep.queries")),
+      h("table", { class: "kb-upkeep-queries" }, h("thead", {}, h("tr", {}, th("upkeep.col.query"), th("upkeep.col.searches"), th("upkeep.col.zero"), th("upkeep.col.no_click"), th("upkeep.col.reported"))), h("tbody", {}, ...queries)),
+      h("h4", {}, t("upkeep.draft")),
+      h("form", { onsubmit: (e) => { e.preventDefault(); draft(); } }, wo, notes, h("button", { type: "submit" }, t("upkeep.draft.button"))),
+    );
+    if (note) status.textContent = t(...note);
+  }
 
   async function load() {
     try {
-      const data = await api.get("/upkeep");
-      articles.replaceChildren(...data.articles.map((a) => h("tr", {},
-        h("td", {}, a.title), h("td", {}, a.reasons.map((r) => REASON[r] || r).join("、") + (a.outdated ? `（${a.outdated}）` : "")),
-        h("td", {}, a.review_by || ""), h("td", {}, h("button", { type: "button", onclick: () => edit(a.id) }, "修改")))));
-      queries.replaceChildren(...data.queries.map((q) => h("tr", {},
-        h("td", {}, q.query), h("td", {}, String(q.searches)), h("td", {}, String(q.zero_results)), h("td", {}, String(q.no_click)))));
-      status.textContent = data.articles.length || data.queries.length ? "" : "暂无待维护内容。";
-    } catch (err) { status.textContent = `加载失败：${err.message}`; }
+      data = await api.get("/upkeep");
+      note = data.articles.length || data.queries.length ? null : ["upkeep.empty"];
+      status.textContent = "";
+      render();
+    } catch (err) { say("upkeep.failed", { msg: err.message }); }
   }
 
   async function draft() {
     try {
       const a = await api.post("/drafts/from-work-order", { work_order_id: wo.value.trim() || null, notes: notes.value });
-      status.textContent = `已起草：${a.title}`;
+      say("upkeep.drafted", { title: a.title });
       edit(a.id);
-    } catch (err) { status.textContent = `起草失败：${err.message}`; }
+    } catch (err) { say("upkeep.draft_failed", { msg: err.message }); }
   }
 
+  onLangChange(render);
+  render();
   load();
   return { reload: load };
 }
