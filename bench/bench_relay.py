@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Signaling relay"
 WINDOW = 2
-WS_IMPL = "auto"
+WS_IMPL = "websockets-sansio"  # as `helpdesk serve` runs
 
 
 # ---- servers (child processes) -----------------------------------------------------------------
@@ -45,6 +45,11 @@ def serve_endpoint(port: int, rooms: int) -> None:
     from fastapi import FastAPI
     from helpdesk_signaling.endpoint import SignalingEndpoint
     from helpdesk_signaling.hub import MemoryHub
+    from helpdesk_signaling.wire import RawFrames
+
+    from helpdesk.accountability.audit import AuditContextMiddleware
+    from helpdesk.logs import RequestIdMiddleware
+    from helpdesk.metrics import SignalingMetrics
 
     class Clock:
         def now(self) -> Any:
@@ -58,7 +63,13 @@ def serve_endpoint(port: int, rooms: int) -> None:
         return None
 
     endpoint = SignalingEndpoint(hub, Clock(), 64 * 1024, 15.0, 30.0, handler)
+    endpoint.observer = SignalingMetrics()  # the app's per-message counter, as wired in helpdesk/metrics.py
     app = FastAPI()
+
+    # The app's middleware that sees WebSockets, with RawFrames outermost as in helpdesk/app.py.
+    app.add_middleware(AuditContextMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RawFrames)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket, member: str) -> None:
@@ -291,7 +302,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=["endpoint", "bare"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--ws", default="auto", help="uvicorn's WebSocket implementation")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's WebSocket implementation")
     args = parser.parse_args()
     global WS_IMPL
     WS_IMPL = args.ws

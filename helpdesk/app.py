@@ -36,6 +36,7 @@ from helpdesk.security import Signer
 from helpdesk.state import AppState
 from helpdesk.stats.routes import router as stats_router
 from helpdesk.workorders.routes import router as workorders_router
+from helpdesk_signaling.wire import RawFrames
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too
+    app.add_middleware(MetricsMiddleware)  # counts every request, refused ones too
+    app.add_middleware(RawFrames)  # outermost: WebSocket frames after the handshake skip the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
                    journey_router, ws_router, transfer_router, accountability_router, stats_router):
         app.include_router(router)

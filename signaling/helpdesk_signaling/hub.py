@@ -65,7 +65,7 @@ class Hub(Protocol):
     async def online(self, members: list[str]) -> set[str]: ...
     async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool: ...
     async def send_many(self, items: list[tuple[str, BaseModel | dict[str, Any]]]) -> int: ...
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool: ...
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool: ...
     async def open_room(self, room_id: str, members: tuple[str, str],
                         metadata: dict[str, Any] | None = None) -> Room: ...
     async def get_room(self, room_id: str) -> Room | None: ...
@@ -132,11 +132,13 @@ class MemoryHub:
         """send() for many (member, message) pairs, in order; returns how many were delivered."""
         return sum([await self.send(member, message) for member, message in items])
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
+        """To the other member of the room; a str is the wire text already (the signal fast path)."""
         room = self._rooms.get(room_id)
         if room is None or from_member not in room.members:
             raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
-        return await self.send(room.peer_of(from_member), message)
+        conn = self._conns.get(room.peer_of(from_member))
+        return conn is not None and conn.deliver(message if isinstance(message, str) else dump(message))
 
     async def open_room(self, room_id: str, members: tuple[str, str],
                         metadata: dict[str, Any] | None = None) -> Room:

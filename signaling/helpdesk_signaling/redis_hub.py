@@ -315,10 +315,10 @@ class RedisHub:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
         return sum(1 for n in counts if int(n) > 0)
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
+        text = message if isinstance(message, str) else dump(message)
         try:
-            n = int(await self._relay(keys=[self._room_key(room_id)],
-                                      args=[from_member, self.p + "m:", "M" + dump(message)]))
+            n = int(await self._relay(keys=[self._room_key(room_id)], args=[from_member, self.p + "m:", "M" + text]))
         except (RedisError, OSError) as exc:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
         if n < 0:
