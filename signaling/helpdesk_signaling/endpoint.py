@@ -63,8 +63,20 @@ class SocketConnection:
     whichever task delivers: usually the peer's reading task); under back-pressure they wait in an
     outbox written by a task that lives only while the outbox is not empty, so order is kept."""
 
-    __slots__ = ("id", "member", "wire", "max_queue", "from_suffix", "seen", "reading", "silent", "timer",
-                 "_out", "_closing", "_writer")
+    __slots__ = (
+        "_closing",
+        "_out",
+        "_writer",
+        "from_suffix",
+        "id",
+        "max_queue",
+        "member",
+        "reading",
+        "seen",
+        "silent",
+        "timer",
+        "wire",
+    )
 
     def __init__(self, wire: Wire, member: str, max_queue: int = 512) -> None:
         self.id = uuid.uuid4().hex
@@ -198,7 +210,9 @@ class SignalingEndpoint:
             await websocket.send_text(dump(Reconnect()))
             await websocket.close(CLOSE_RESTART, "service restart")
             return
-        conn = SocketConnection(wire_of(websocket), member)
+        wire = wire_of(websocket)
+        wire.shed()
+        conn = SocketConnection(wire, member)
         conn.hold(welcome_text)  # first: anything relayed during connect() waits behind it
         try:
             await self.hub.connect(member, conn, now=self.now())

@@ -20,15 +20,25 @@ Send = Callable[[Message], Awaitable[None]]
 RAW_KEY = "helpdesk.raw_frames"
 
 
-class RawFrames:
-    """ASGI middleware: remembers the server's receive/send of each WebSocket (add it outermost)."""
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+
+class RawFrames:
+    """ASGI middleware (add it outermost): remembers the server's receive/send of each WebSocket, and
+    hands the WebSocket paths in `sockets` straight to their handler, past the rest of the chain: a
+    socket lives for hours, and every layer's coroutine frame would live (and be passed) with it."""
+
+    def __init__(self, app: ASGIApp, sockets: dict[str, ASGIApp] | None = None) -> None:
         self.app = app
+        self.sockets = sockets or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             scope[RAW_KEY] = (receive, send)
+            handler = self.sockets.get(scope["path"])
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -36,7 +46,7 @@ class Wire:
     """One accepted socket's frames: `receive` and `send` are the ASGI callables (unwrapped when the
     server's own are known); `write_now` writes a text frame without awaiting, or says it cannot."""
 
-    __slots__ = ("receive", "send", "_proto")
+    __slots__ = ("_proto", "receive", "send")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self.receive = receive
@@ -56,6 +66,13 @@ class Wire:
     @property
     def direct(self) -> bool:
         return self._proto is not None
+
+    def shed(self) -> None:
+        """After the handshake: let go of the upgrade request and response the server keeps (only its
+        handshake reads them; a few KB per socket, for hours)."""
+        p = self._proto
+        if p is not None and p.handshake_complete:
+            p.request = p.response = None
 
 
 def wire_of(websocket: Any) -> Wire:
