@@ -249,19 +249,23 @@ class Journey:
             status = await self.queue.status(member[2:])
             if status is not None:
                 extra["ticket"] = self.status_message(status).model_dump()
-        for room in await self.hub.rooms_of(member):
+        for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
-                if wo is None:
-                    continue
-                if member in room.dropped:
-                    await wos.record_drop(session, wo, member=member, kind="resumed", now=self.now())
-                    await session.commit()
-            extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
+            if wo is not None:
+                extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
         return extra
 
+    async def record_peer(self, room: Room, member: str, kind: str) -> None:
+        """The hub's listener: a member's socket dropped or came back (whichever process noticed)."""
+        async with self.state.sessions() as session:
+            wo = await session.get(WorkOrder, room.id)
+            if wo is not None:
+                await wos.record_drop(session, wo, member=member, kind=kind, now=self.now())
+                await session.commit()
+
     async def on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
-        """After the socket closed: record drops; a ready agent without a call goes offline."""
+        """After the socket closed (the hub has recorded any drop): a ready agent without a call goes offline."""
         if staff is not None and role == "agent":
             # Heartbeats follow this process's sockets, not the member's: an agent whose socket moved
             # to another process must stop being kept alive from here.
@@ -278,14 +282,7 @@ class Journey:
 
     async def _on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
         if await self.hub.is_online(member):
-            return  # replaced by a newer socket
-        for room in await self.hub.rooms_of(member):
-            if member in room.dropped:
-                async with self.state.sessions() as session:
-                    wo = await session.get(WorkOrder, room.id)
-                    if wo is not None:
-                        await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
-                        await session.commit()
+            return  # replaced by a newer socket (the drop itself is recorded by the hub's listener)
         # Told to reconnect to another process (shutdown): the agent is not going offline; the
         # presence TTL takes them off if they do not come back.
         if staff is not None and role == "agent" and not self.endpoint.draining:

@@ -82,6 +82,9 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     await hub.start()
     stack.push_async_callback(hub.close)
     journey = Journey(state, hub)
+    hub.on_peer = journey.record_peer  # whichever process notices a drop or a return records it
+    if isinstance(hub, MemoryHub):
+        hub.grace_s = s.reconnect_grace_s
     journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
                                  emit=journey.on_queue_event, settings=queue_settings(state))
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
