@@ -163,7 +163,7 @@ class Idle:
                 await asyncio.wait_for(self.task, 5)
 
 
-async def open_all(pages: list[Idle], concurrency: int = 50) -> float:
+async def open_all(pages: list[Idle], concurrency: int = 25) -> float:
     sem = asyncio.Semaphore(concurrency)
 
     async def one(p: Idle) -> None:
@@ -309,7 +309,7 @@ def report(res: dict[str, Any], args: argparse.Namespace, took: float, load: flo
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {took:.0f} s).",
         "One `helpdesk serve` process (as in the container) on its own redis-server and a PostgreSQL schema; "
         "applicant",
-        f"sockets opened in {args.steps} steps (50 handshakes at a time), each then idle but for a ping every "
+        f"sockets opened in {args.steps} steps (25 handshakes at a time), each then idle but for a ping every "
         f"{PING_S:.0f} s. Per socket = growth since",
         f"one warm socket (process RSS {res['base_rss_mb']:.0f} MB, Redis {res['base_redis_mb']:.1f} MB) divided "
         "by the sockets added.",

@@ -13,7 +13,6 @@ Z80 = 1.2816  # the 10th and 90th percentiles of a normal: a range that holds fo
 PRIOR_CALLS = 30  # history for this weekday and hour weighs as this many of today's calls
 ABANDON_AHEAD = 0.5  # of the line's abandonment share, how much falls on those still ahead (calibrated)
 MIN_RELATIVE_ERROR = 0.05
-POINT_SHIFT = 0.0  # the point shown: the median of the wait's distribution (0) (calibrated)
 
 
 @dataclass(frozen=True)
@@ -115,12 +114,17 @@ def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tupl
     stay = ahead * (1 - leave)
     c2 = 1 - (1 - model.cv**2) / staffed
     mean = gap * ((1 + c2) / 2 + stay)
+    var = gap**2 * ((1 + c2) / 2 * c2 + stay * c2 + ahead * leave * (1 - leave))
     known = max(MIN_RELATIVE_ERROR, model.cv / model.calls**0.5)  # how well occupied_s is known
-    var = gap**2 * ((1 + c2) / 2 * c2 + stay * c2 + ahead * leave * (1 - leave)) + (mean * known) ** 2
+    point = _lognormal(mean, var)[0]  # the median: half wait less, half more
+    median, s = _lognormal(mean, var + (mean * known) ** 2)  # the range also spans what we do not know
+    return (point, median * math.exp(-Z80 * s), median * math.exp(Z80 * s))
+
+
+def _lognormal(mean: float, var: float) -> tuple[float, float]:
+    """(median, σ of the log) of the lognormal with this mean and variance."""
     s2 = math.log(1 + var / mean**2)
-    mu = math.log(mean) - s2 / 2
-    s = s2**0.5
-    return (math.exp(mu + POINT_SHIFT * s), math.exp(mu - Z80 * s), math.exp(mu + Z80 * s))
+    return mean * math.exp(-s2 / 2), s2**0.5
 
 
 def staffing(

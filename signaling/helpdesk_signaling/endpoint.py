@@ -75,6 +75,7 @@ class SocketConnection:
         "seen",
         "silent",
         "timer",
+        "touched",
         "wire",
     )
 
@@ -88,6 +89,7 @@ class SocketConnection:
         self.reading = False  # the reader is waiting for a frame (only then may the check cancel it)
         self.silent = False  # the check found the peer silent and cancelled the reader
         self.timer: asyncio.TimerHandle | None = None
+        self.touched = 0.0  # when a ping last refreshed the member's liveness in the hub
         self._out: deque[str | tuple[int, str]] | None = None  # None: nothing waiting, write directly
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
@@ -303,7 +305,10 @@ class SignalingEndpoint:
             if allowed is not None and role not in allowed:
                 raise SignalingError("forbidden", f"a {role} may not send {msg.type}")
             if isinstance(msg, Ping):
-                await self.hub.touch(member, conn, self.now())
+                now = self.now()
+                if now - conn.touched >= 1.5 * self.heartbeat_s:  # every other ping is enough (TTL 3×)
+                    conn.touched = now
+                    await self.hub.touch(member, conn, now)
                 conn.deliver(dump(Pong()))
             elif isinstance(msg, Signal | MediaState):
                 await self.hub.relay(msg.room, member, relay_of(msg, member))

@@ -203,6 +203,8 @@ class QueueStatus(Out):
     state: Literal["waiting", "offered", "connected", "left", "abandoned"]
     position: int | None = None
     expected_wait_s: float | None = None
+    expected_wait_low_s: int | None = None  # with expected_wait_s: the range ~80 % of applicants wait
+    expected_wait_high_s: int | None = None
     agents_ready: int | None = None
     fallback_level: int = 0
 
