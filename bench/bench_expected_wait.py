@@ -302,8 +302,8 @@ def main() -> None:
         "accepting at once,",
         "Poisson arrivals, talk lognormal (mean 8 min, CV 0.8) plus a 30-90 s wrap-up, exponential patience "
         "calibrated to 10 %",
-        "abandonment of those who wait, 8-hour days each starting empty with a fresh store, history = 300 calls of earlier weeks. "
-        "Compared: the first",
+        "abandonment of those who wait, 8-hour days each starting empty with a fresh store, history = 300 calls "
+        "of earlier weeks. Compared: the first",
         "`queue.status` an applicant who had to wait saw, against the wait it had; error = (shown − actual) / "
         "max(actual, 60 s).",
         "Steady state = joined after a day's first hour; \"first 20 min\" = median |error| of those who joined in a "

@@ -27,16 +27,17 @@ async def past_calls(state: AppState, now: datetime, weeks: int = WEEKS) -> list
     cap = state.settings.wrapup_s
     wrapped = (select(WorkOrderEvent.work_order_id, func.min(WorkOrderEvent.at).label("at"))
                .where(WorkOrderEvent.kind == "wrapped_up").group_by(WorkOrderEvent.work_order_id).subquery())
-    in_hours = or_(*(and_(WorkOrder.queued_at >= start, WorkOrder.queued_at < end) for start, end in windows(now, weeks)))
+    in_hours = or_(*(and_(WorkOrder.queued_at >= start, WorkOrder.queued_at < end)
+                     for start, end in windows(now, weeks)))
     query = (select(WorkOrder.unit_id, WorkOrder.item_id, ServiceItem.department_id, WorkOrder.talk_s,
-                    WorkOrder.ended_at, WorkOrder.abandoned_at, wrapped.c.at)
+                    WorkOrder.ended_at, wrapped.c.at)
              .join(ServiceItem, ServiceItem.id == WorkOrder.item_id)
              .outerjoin(wrapped, wrapped.c.work_order_id == WorkOrder.id)
              .where(in_hours, or_(and_(WorkOrder.talk_s.is_not(None), WorkOrder.ended_at.is_not(None)),
                                   WorkOrder.abandoned_at.is_not(None))))
     out = []
     async with state.sessions() as session:
-        for unit_id, item_id, dept_id, talk_s, ended_at, abandoned_at, wrapped_at in await session.execute(query):
+        for unit_id, item_id, dept_id, talk_s, ended_at, wrapped_at in await session.execute(query):
             if talk_s is None or ended_at is None:
                 out.append(PastCall(unit_id, item_id, dept_id, None))
                 continue
