@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,8 @@ from helpdesk_queue.routing import eligible_level, queue_order, reachable_level
 Z80 = 1.2816  # the 10th and 90th percentiles of a normal: a range that holds for ~80 % of applicants
 PRIOR_CALLS = 30  # history for this weekday and hour weighs as this many of today's calls
 ABANDON_AHEAD = 0.5  # of the line's abandonment share, how much falls on those still ahead (calibrated)
-MIN_RELATIVE_ERROR = 0.05
+MIN_RELATIVE_ERROR = 0.03
+SPREAD = 0.75  # the renewal approximation overstates the waits' spread (calibrated on bench_expected_wait)
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,8 @@ def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tupl
     occupied/N on average; the first comes after the busy slots' residual time, (1 + c²)/2 of that.
     Inter-departure times of N renewal processes have squared CV c² ≈ 1 − (1 − cv²)/N (one slot:
     the calls' own spread; many: Poisson). The spread of the wait adds that of the departures, of
-    how many ahead stay, and of the occupied-time estimate itself; a lognormal with that mean and
-    variance gives the range."""
+    how many ahead stay, and of the occupied-time estimate itself; a gamma with that mean and
+    variance gives the range, and its median the point shown."""
     if staffed <= 0:
         return None
     if position <= free:
@@ -114,17 +114,19 @@ def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tupl
     stay = ahead * (1 - leave)
     c2 = 1 - (1 - model.cv**2) / staffed
     mean = gap * ((1 + c2) / 2 + stay)
-    var = gap**2 * ((1 + c2) / 2 * c2 + stay * c2 + ahead * leave * (1 - leave))
-    known = max(MIN_RELATIVE_ERROR, model.cv / model.calls**0.5)  # how well occupied_s is known
-    point = _lognormal(mean, var)[0]  # the median: half wait less, half more
-    median, s = _lognormal(mean, var + (mean * known) ** 2)  # the range also spans what we do not know
-    return (point, median * math.exp(-Z80 * s), median * math.exp(Z80 * s))
+    var = SPREAD * gap**2 * ((1 + c2) / 2 * c2 + stay * c2 + ahead * leave * (1 - leave))
+    known = max(MIN_RELATIVE_ERROR, 0.5 * model.cv / model.calls**0.5)  # how well occupied_s is known (calibrated)
+    wider = var + (mean * known) ** 2  # the range also spans what we do not know
+    return (gamma_quantile(mean, var, 0.0), gamma_quantile(mean, wider, -Z80), gamma_quantile(mean, wider, Z80))
 
 
-def _lognormal(mean: float, var: float) -> tuple[float, float]:
-    """(median, σ of the log) of the lognormal with this mean and variance."""
-    s2 = math.log(1 + var / mean**2)
-    return mean * math.exp(-s2 / 2), s2**0.5
+def gamma_quantile(mean: float, var: float, z: float) -> float:
+    """The quantile at normal deviate z of the gamma distribution with this mean and variance (a wait
+    for k departures is about Gamma(k)), by the Wilson-Hilferty cube approximation (within ~5 % even
+    for k = 1). z = 0: the median."""
+    k = mean**2 / var
+    c = 1 / (9 * k)
+    return mean * max(0.0, 1 - c + z * c**0.5) ** 3
 
 
 def staffing(

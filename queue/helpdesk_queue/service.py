@@ -296,7 +296,8 @@ class QueueService:
         """An agent left wrap-up: its length is agent-occupied time the estimate must count."""
         if before.state == "wrap_up" and before.wrapup_until is not None and self.settings.wrapup_s > 0:
             took = now - (before.wrapup_until - self.settings.wrapup_s)
-            await self.store.add_handle_time(wrapup_key(before.unit_id), max(0.0, took), self.settings.aht_window)
+            await self.store.add_handle_time(wrapup_key(before.unit_id), min(max(0.0, took), self.settings.wrapup_s),
+                                             self.settings.aht_window)
 
     def reset_timers(self) -> None:
         """Forget what earlier ticks saw (leak suspects, the last tick time): call it when this
