@@ -255,7 +255,7 @@ class SignalingEndpoint:
             conn.silent = True
             me.cancel()
 
-        receive, handle = conn.wire.receive, self.handle
+        receive, handle, max_bytes = conn.wire.receive, self.handle, self.max_message_bytes
         conn.seen = loop.time()
         conn.timer = loop.call_at(conn.seen + limit + 0.01, check)
         while True:
@@ -275,6 +275,9 @@ class SignalingEndpoint:
             raw = event.get("text")
             if raw is None:
                 raw = event.get("bytes") or b""
+            elif (room := signal_envelope(raw, max_bytes)) is not None:  # the relay's fast path
+                await self._relay_signal(conn, member, room, raw)
+                continue
             await handle(conn, member, role, raw)  # once closing, the close frame ends this
 
     async def _close_silent(self, conn: SocketConnection, member: str, idle: float) -> None:
