@@ -2,25 +2,126 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
-from helpdesk_queue.estimate import expected_wait, positions
+import pytest
+from helpdesk_queue.estimate import (
+    SPREAD,
+    LineModel,
+    Seed,
+    expected_wait,
+    line_model,
+    positions,
+    wait_range,
+    wrapup_key,
+)
 from helpdesk_queue.events import Offered
-from helpdesk_queue.testing import T0, Harness, make_agent, make_entry
+from helpdesk_queue.models import WaitingEntry
+from helpdesk_queue.testing import T0, TOWN, Harness, make_agent, make_entry
 
 
 def test_expected_wait_hand_computed() -> None:
-    # 2 busy single-call agents, last handle times 200 s and 400 s → AHT 300 s; 3rd in line:
-    # E[W] = k · AHT / N = 3 · 300 / 2 = 450 s.
-    assert expected_wait(3, staffed_slots=2, free_slots=0, handle_times=[200, 400], default_s=300) == 450
-    assert expected_wait(1, staffed_slots=2, free_slots=0, handle_times=[200, 400], default_s=300) == 150
+    # 2 busy single-call agents, last handle times 200 s and 400 s, no history: occupied 300 s (the
+    # 300 s default weighs as one call), cv 1 (too few calls to measure). 3rd in line: departures every
+    # 300/2 = 150 s, the first after (1 + c²)/2 · 150 = 150 s, so the mean is 3 · 150 = 450 s with
+    # variance SPREAD · 150² · (1 + 2) · c² (SPREAD: calibrated); shown is the median of the gamma with
+    # that mean and variance (shape k = 3 / SPREAD), by Wilson-Hilferty: 450 · (1 − 1/(9k))³.
+    shown = expected_wait(3, staffed_slots=2, free_slots=0, handle_times=[200, 400], default_s=300)
+    k = 3 / SPREAD
+    assert shown == pytest.approx(450 * (1 - 1 / (9 * k)) ** 3)
+    first = expected_wait(1, staffed_slots=2, free_slots=0, handle_times=[200, 400], default_s=300)
+    assert first == pytest.approx(150 * (1 - SPREAD / 9) ** 3)
 
 
 def test_expected_wait_edges() -> None:
     assert expected_wait(1, staffed_slots=0, free_slots=0, handle_times=[], default_s=300) is None
     assert expected_wait(1, staffed_slots=3, free_slots=1, handle_times=[], default_s=300) == 0
-    # 3 slots, 1 free: the 3rd in line waits for the 2nd departure of 2 busy slots: 2 · 300 / 2
-    assert expected_wait(3, staffed_slots=3, free_slots=1, handle_times=[], default_s=300) == 300
+    # 3 slots, 1 free: the 3rd in line waits for the 2nd departure, with all 3 slots busy by then
+    # (the old formula divided by the 2 busy slots only, which overestimated with few agents).
+    two_busy = expected_wait(3, staffed_slots=3, free_slots=1, handle_times=[], default_s=300)
+    assert two_busy == pytest.approx(expected_wait(2, staffed_slots=3, free_slots=0, handle_times=[], default_s=300))
+    assert two_busy is not None and two_busy < 300
+
+
+def test_range_holds_for_about_80_percent() -> None:
+    """Exponential calls (cv 1): with every slot busy, departures are Poisson and the wait of the
+    k-th in line is Gamma(k, occupied/N). The range from wait_range covers ~80 % of such waits (a
+    little less: SPREAD is calibrated on calls as regular as real ones, CV 0.8)."""
+    rng = random.Random(3)
+    model = LineModel(occupied_s=600, cv=1.0, abandon=0.0, calls=10_000)  # the mean is well known
+    for position, staffed in ((1, 3), (4, 3), (12, 10), (40, 30)):
+        point, low, high = wait_range(position, staffed, 0, model)  # type: ignore[misc]
+        waits = [rng.gammavariate(position, 600 / staffed) for _ in range(20_000)]
+        covered = sum(low <= w <= high for w in waits) / len(waits)
+        assert 0.70 <= covered <= 0.84, (position, staffed, covered)
+        assert low < point < high
+        below = sum(w <= point for w in waits) / len(waits)
+        assert 0.45 <= below <= 0.58, (position, below)  # the point shown is about the median
+    assert wait_range(2, 3, 2, model) == (0.0, 0.0, 0.0)  # a free slot for them: no wait
+    assert wait_range(1, 0, 0, model) is None
+
+
+def test_people_ahead_who_give_up_shorten_the_wait() -> None:
+    calm = LineModel(600, 1.0, 0.0, 100)
+    leaving = replace(calm, abandon=0.3)
+    assert wait_range(10, 3, 0, leaving)[0] < wait_range(10, 3, 0, calm)[0]  # type: ignore[index]
+    assert wait_range(1, 3, 0, leaving) == wait_range(1, 3, 0, calm)  # nobody ahead to leave
+
+
+async def test_history_seeds_the_estimate_before_any_call_today(harness: Harness) -> None:
+    """No call has ended today: the line's history for this weekday and hour sets the occupied time,
+    not the 300 s default (which made mornings 25-55 % too short)."""
+    svc = harness.service
+    svc.settings = replace(svc.settings, presence_ttl_s=10_000)
+    seen: list[str] = []
+
+    def history(entry: WaitingEntry) -> Seed:
+        seen.append(entry.line)
+        return Seed(occupied_s=900, cv=0.8, calls=120, abandon_share=0.0)
+
+    svc.history = history
+    await svc.agent_online(make_agent(1))
+    await svc.join(make_entry("x"))
+    await svc.accept("x", 1)
+    await svc.join(make_entry("y", at=T0 + 1))
+    status = await svc.status("y")
+    assert status is not None and seen == ["100:7"]
+    expected = wait_range(1, 1, 0, line_model([], [], Seed(900, 0.8, 120), 300))
+    assert expected is not None and status.expected_wait_s == round(expected[0])
+    assert status.expected_wait_s > 400  # 900 s calls, one agent: far beyond what 300 s calls give
+    svc.history = None
+    unseeded = await svc.status("y")
+    assert unseeded is not None and unseeded.expected_wait_s is not None
+    assert unseeded.expected_wait_s < status.expected_wait_s / 2
+
+
+async def test_wrapup_counts_as_agent_occupied_time(harness: Harness) -> None:
+    """An agent wrapping up takes no call: its wrap-up time is recorded when it ends (going ready, or
+    at wrapup_s) and the estimate counts it on top of the talk time."""
+    svc = harness.service
+    svc.settings = replace(svc.settings, presence_ttl_s=10_000, wrapup_s=120)
+    await svc.agent_online(make_agent(1))
+    for n in range(4):
+        await svc.join(make_entry(f"c{n}", at=harness.now.t))
+        await svc.accept(f"c{n}", 1)
+        harness.now.advance(300)
+        await svc.call_ended(1, 300, "100:7")
+        harness.now.advance(90 if n < 3 else 200)  # the last wrap-up runs into the 120 s bound
+        if n < 3:
+            await svc.agent_state(1, "ready")
+        else:
+            await svc.tick()
+    assert await svc.store.handle_times(wrapup_key(TOWN)) == [90, 90, 90, 120]
+    await svc.join(make_entry("z", at=harness.now.t))
+    await svc.accept("z", 1)
+    await svc.join(make_entry("w", at=harness.now.t + 1))
+    status = await svc.status("w")
+    model = line_model([300] * 4, [90, 90, 90, 120], None, 300)
+    assert model.occupied_s == pytest.approx((300 + 4 * (300 + 97.5)) / 5)
+    assert status is not None and status.expected_wait_s == round(wait_range(1, 1, 0, model)[0])  # type: ignore[index]
+    talk_only = wait_range(1, 1, 0, line_model([300] * 4, [], None, 300))
+    assert talk_only is not None and status.expected_wait_s > talk_only[0] * 1.2
 
 
 def test_positions_per_line_skip_offered() -> None:
@@ -46,7 +147,10 @@ async def test_status_uses_line_aht_and_staffed_agents(harness: Harness) -> None
         await svc.join(make_entry(t, at=T0 + 1 + i))
     status = await svc.status("c")
     assert status is not None
-    assert (status.position, status.expected_wait_s, status.agents_ready) == (3, 450, 0)
+    assert (status.position, status.agents_ready) == (3, 0)
+    assert status.expected_wait_s == round(expected_wait(3, 2, 0, [200, 400], 300))  # type: ignore[arg-type]
+    assert status.expected_wait_low_s is not None and status.expected_wait_high_s is not None
+    assert status.expected_wait_low_s < status.expected_wait_s < status.expected_wait_high_s
     await svc.agent_state(1, "offline")
     await svc.agent_state(2, "offline")
     assert (await svc.status("c")).expected_wait_s is None  # type: ignore[union-attr]
