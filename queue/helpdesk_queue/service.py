@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from helpdesk_queue import agents as rules
 from helpdesk_queue.dispatch import Batch as _Batch
-from helpdesk_queue.dispatch import finish, repair_leaks, route
+from helpdesk_queue.dispatch import finish, repair_leaks, route, route_indexed
 from helpdesk_queue.estimate import build_statuses
 from helpdesk_queue.events import (
     Abandoned,
@@ -74,7 +75,7 @@ class QueueService:
                 error = exc
             if route:
                 await self._dispatch(batch)
-            await finish(self.store, batch)
+            await finish(self.store, batch, by_line=self.by_index)
         for event in batch.events:
             await self._emit(event)
         if error is not None:
@@ -85,12 +86,21 @@ class QueueService:
         """Offer as many waiting applicants as free eligible agents allow (event-driven routing)."""
 
         async def op(batch: _Batch) -> list[Offered]:
+            if self.by_index:  # asked for explicitly: consider every agent with a free slot
+                batch.freed |= {a.agent_id for a in await self.store.list_agents() if a.routable}
             await self._dispatch(batch)
             return [e for e in batch.events if isinstance(e, Offered)]
 
         return await self._run(op, route=False)
 
+    @property
+    def by_index(self) -> bool:
+        return self.settings.routing != "scan"
+
     async def _dispatch(self, batch: _Batch) -> None:
+        if self.by_index:
+            await route_indexed(self.store, self.settings, self._now(), batch)
+            return
         async with self.store.route_lock():
             await route(self.store, self.settings, self._now(), batch)
 
@@ -106,11 +116,12 @@ class QueueService:
         missed = reason in ("timeout", "declined")
         if not await self.store.release(entry.ticket, agent_id, exclude_agent=missed):
             return
-        await self.store.update_agent(agent_id, self._settle("missed" if missed else "cancelled"))
+        batch.agent(await self.store.update_agent(agent_id, self._settle("missed" if missed else "cancelled")))
         log.info("offer of ticket %s to agent %s revoked: %s", entry.ticket, agent_id, reason)
         batch.events.append(OfferRevoked(entry.ticket, agent_id, reason))
         batch.lines.add(entry.line)
         batch.agents.add(agent_id)
+        batch.waiting[entry.ticket] = None
 
     async def join(self, entry: WaitingEntry) -> None:
         """Queue an applicant (enqueued_at = now when left at 0) and route at once."""
@@ -119,8 +130,13 @@ class QueueService:
             if not entry.enqueued_at:
                 entry.enqueued_at = self._now()
             entry.state, entry.offered_to, entry.offer_expires_at = "waiting", None, None
+            now, after = self._now(), self.settings.fallback_after_s
+            entry.reach = reachable_level(entry, now, after)
             await self.store.add_entry(entry)
             batch.lines.add(entry.line)
+            batch.waiting[entry.ticket] = entry
+            if self.by_index and after > 0 and entry.reach < len(entry.unit_chain) - 1:
+                await self.store.set_timer(f"f:{entry.ticket}", entry.enqueued_at + (entry.reach + 1) * after)
 
         await self._run(op)
 
@@ -132,7 +148,7 @@ class QueueService:
             if entry is None:
                 return None
             if entry.state == "offered" and entry.offered_to is not None:
-                await self.store.update_agent(entry.offered_to, self._settle("cancelled"))
+                batch.agent(await self.store.update_agent(entry.offered_to, self._settle("cancelled")))
                 batch.events.append(OfferRevoked(ticket, entry.offered_to, "left"))
                 batch.agents.add(entry.offered_to)
             abandoned = Abandoned(ticket, entry.work_order_id, self._now() - entry.enqueued_at)
@@ -175,22 +191,15 @@ class QueueService:
         agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
         if agent is None:
             raise UnknownAgent(f"agent {agent_id} is not online")
+        batch.agent(agent)
         if state != "ready" and agent.pending_offers > 0:  # a ringing offer holds a pending slot
-            for entry in await self.store.list_waiting():
-                if entry.state == "offered" and entry.offered_to == agent_id:
-                    await self._revoke(entry, "taken", batch)
-        batch.agents.add(agent_id)
+            for entry in await self.store.offers_of(agent_id):
+                await self._revoke(entry, "taken", batch)
         return agent
 
     async def heartbeat(self, agent_id: int) -> bool:
         """Keep the agent's presence alive; False when unknown or expired (call agent_online again)."""
-        now = self._now()
-
-        def beat(agent: AgentPresence) -> None:
-            agent.last_heartbeat = now
-
-        agent = await self.store.update_agent(agent_id, beat)
-        return agent is not None and agent.state != "offline"
+        return await self.store.heartbeat(agent_id, self._now())
 
     async def _offered_to(self, ticket: str, agent_id: int) -> WaitingEntry:
         entry = await self.store.get_entry(ticket)
@@ -205,17 +214,15 @@ class QueueService:
 
         async def op(batch: _Batch) -> Connected:
             now = self._now()
-            entry = await self._offered_to(ticket, agent_id)
-            if entry.offer_expires_at is not None and now > entry.offer_expires_at:
+            verdict, entry = await self.store.take_offer(ticket, agent_id, now)  # one atomic step
+            if entry is None:
+                raise UnknownTicket(f"ticket {ticket} is not in the queue")
+            if verdict == "not_offered":
+                raise NotOffered(f"ticket {ticket} is not offered to agent {agent_id}")
+            if verdict == "expired":
                 await self._revoke(entry, "timeout", batch)
                 raise OfferExpired(f"the offer of ticket {ticket} expired")
-            removed = await self.store.remove_entry(ticket)
-            if removed is None:
-                raise UnknownTicket(f"ticket {ticket} left the queue")
-            if removed.state != "offered" or removed.offered_to != agent_id:
-                await self.store.add_entry(removed)  # another process revoked it meanwhile
-                raise NotOffered(f"ticket {ticket} is no longer offered to agent {agent_id}")
-            await self.store.update_agent(agent_id, self._settle("accepted"))
+            batch.agent(await self.store.update_agent(agent_id, self._settle("accepted")))
             waited = now - entry.enqueued_at
             connected = Connected(
                 ticket, agent_id, entry.work_order_id, entry.fallback_level, waited, entry.line
@@ -246,39 +253,89 @@ class QueueService:
             if agent is None:
                 raise UnknownAgent(f"agent {agent_id} is not online")
             batch.lines.add(line)
-            batch.agents.add(agent_id)
+            batch.agent(agent)
+            if self.by_index:
+                await self.store.bump_lines([line])  # the line's handle time moved its estimates
+                if agent.state == "wrap_up" and agent.wrapup_until is not None:
+                    await self.store.set_timer(f"w:{agent_id}", agent.wrapup_until)
             return agent
 
         return await self._run(op)
 
     async def tick(self) -> None:
-        """Time-based changes: offer timeouts, presence expiry, wrap-up ends, fallback widening."""
+        """Time-based changes: presence expiry, then the timers that are due (offer timeouts,
+        fallback widening, wrap-up ends); reads nothing that is not due (scan mode: everything)."""
+        if not self.by_index:
+            await self._run(self._tick_scan)
+            return
 
         async def op(batch: _Batch) -> None:
-            now, s = self._now(), self.settings
-            async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
-                entries, agents = await self.store.list_waiting(), await self.store.list_agents()
-                self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
-            # One snapshot serves the whole tick (1,000 entries cost a few ms to read): every change
-            # below is an atomic store operation that re-checks the current state.
-            gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
-            batch.agents |= gone
-            for agent in agents:
-                if agent.agent_id not in gone and rules.finish_wrapup(agent, now):
-                    await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
-                    batch.agents.add(agent.agent_id)
-            for entry in entries:
-                if entry.state == "offered" and entry.offered_to in gone:
+            now = self._now()
+            leaks = await self.store.ringing_without_offers()  # seen on two ticks running: freed
+            for agent_id in set(leaks) & self._leak_suspects:
+                log.warning("agent %s held a ringing slot without an offer; freeing it", agent_id)
+                batch.agent(await self.store.update_agent(
+                    agent_id, partial(rules.drop_leaked, offers=leaks[agent_id])))  # fmt: skip
+            self._leak_suspects = set(leaks) - self._leak_suspects
+            for agent_id in await self.store.expire_stale(now, self.settings.presence_ttl_s):
+                batch.agents.add(agent_id)
+                batch.seen.pop(agent_id, None)
+                for entry in await self.store.offers_of(agent_id):
                     await self._revoke(entry, "taken", batch)
-                elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
-                    await self._revoke(entry, "timeout", batch)
-                elif self._last_tick is not None and reachable_level(
-                    entry, now, s.fallback_after_s
-                ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
-                    batch.lines.add(entry.line)  # the search widened: the estimate may change
-            self._last_tick = now
+            done = [key for key, _ in await self.store.due_timers(now) if await self._fire(key, now, batch)]
+            await self.store.clear_timers(done, now)
 
         await self._run(op)
+
+    async def _fire(self, key: str, now: float, batch: _Batch) -> bool:
+        """Act on one due timer; True when it is spent (the caller disarms it unless re-armed)."""
+        kind, _, ident = key.partition(":")
+        if kind == "o":  # offer timeout
+            entry = await self.store.get_entry(ident)
+            if entry is not None and entry.state == "offered" and (entry.offer_expires_at or now) >= now:
+                return False  # due exactly now: it times out after now, on the next tick
+            if entry is not None and entry.state == "offered":
+                await self._revoke(entry, "timeout", batch)
+        elif kind == "f":  # the entry's search widens to the next unit up
+            entry = await self.store.get_entry(ident)
+            after = self.settings.fallback_after_s
+            if entry is not None and after > 0:
+                level = reachable_level(entry, now, after)
+                widened = await self.store.open_level(ident, level)
+                if widened is not None and widened.state == "waiting":
+                    batch.waiting[ident] = widened
+                batch.lines.add(entry.line)
+                if level < len(entry.unit_chain) - 1:
+                    await self.store.set_timer(key, entry.enqueued_at + (level + 1) * after)
+        elif kind == "w":  # wrap-up over
+            agent = await self.store.update_agent(int(ident), lambda a: rules.finish_wrapup(a, now))
+            batch.agent(agent)
+        else:
+            return False  # not the queue's (abandonment timers belong to the app)
+        return True
+
+    async def _tick_scan(self, batch: _Batch) -> None:
+        """The scan-mode tick (benchmark baseline): one snapshot of every entry and agent."""
+        now, s = self._now(), self.settings
+        async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
+            entries, agents = await self.store.list_waiting(), await self.store.list_agents()
+            self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
+        gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
+        batch.agents |= gone
+        for agent in agents:
+            if agent.agent_id not in gone and rules.finish_wrapup(agent, now):
+                await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
+                batch.agents.add(agent.agent_id)
+        for entry in entries:
+            if entry.state == "offered" and entry.offered_to in gone:
+                await self._revoke(entry, "taken", batch)
+            elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
+                await self._revoke(entry, "timeout", batch)
+            elif self._last_tick is not None and reachable_level(
+                entry, now, s.fallback_after_s
+            ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
+                batch.lines.add(entry.line)  # the search widened: the estimate may change
+        self._last_tick = now
 
     def reset_timers(self) -> None:
         """Forget what earlier ticks saw (leak suspects, the last tick time): call it when this
