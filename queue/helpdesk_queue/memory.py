@@ -6,6 +6,7 @@ import bisect
 import contextlib
 from collections import deque
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from helpdesk_queue import agents as agent_rules
 from helpdesk_queue import index
@@ -16,7 +17,7 @@ EntryKey = tuple[int, float, str]
 AgentKey = tuple[int, float, int]
 
 
-def _drop(keys: list, key: object) -> None:  # type: ignore[type-arg]
+def _drop(keys: list[Any], key: object) -> None:
     i = bisect.bisect_left(keys, key)
     if i < len(keys) and keys[i] == key:
         del keys[i]

@@ -306,7 +306,8 @@ class RedisQueueStore:
             await pipe.execute()
 
     async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
-        rows = await self.r.zrangebyscore(f"{self.p}due", "-inf", repr(now), start=0, num=limit, withscores=True)
+        rows = cast(list[tuple[str, float]], await self.r.zrangebyscore(
+            f"{self.p}due", "-inf", repr(now), start=0, num=limit, withscores=True))  # fmt: skip
         return [(str(k), float(s)) for k, s in rows]
 
     async def clear_timers(self, keys: list[str], now: float) -> None:

@@ -1,0 +1,156 @@
+"""The routing indexes' contract, on both backends: heads of lines, agent sets, one-step offer and
+accept, fallback widening, timers, line versions, heartbeats and leaked slots."""
+
+from __future__ import annotations
+
+import asyncio
+
+from helpdesk_queue import agents as rules
+from helpdesk_queue.store import QueueStore
+from helpdesk_queue.testing import CITY, COUNTY, DEPT, ITEM, OTHER_TOWN, T0, TOWN, make_agent, make_entry
+
+
+async def test_heads_are_the_first_waiting_of_the_agents_sets(store: QueueStore) -> None:
+    for i, ticket in enumerate(("a", "b", "c")):
+        await store.add_entry(make_entry(ticket, at=T0 + i))
+    await store.add_entry(make_entry("vip", at=T0 + 9, priority=2))
+    await store.add_entry(make_entry("other", chain=(OTHER_TOWN, COUNTY, CITY)))  # not this unit
+    await store.add_entry(make_entry("item8", item=8, dept=80))  # not this skill
+    await store.upsert_agent(make_agent(1))
+    agents, heads = await store.heads_for_agents([1, 99])
+    assert [a.agent_id for a in agents] == [1]
+    assert [e.ticket for e in heads] == ["vip"]  # one free slot: one head per set
+    await store.upsert_agent(make_agent(2, capacity=2))
+    _, heads = await store.heads_for_agents([1, 2])  # three free slots together
+    assert sorted(e.ticket for e in heads) == ["a", "b", "vip"]
+    assert await store.claim("vip", 1, 0, T0 + 20)  # offered entries leave the heads
+    assert await store.release("a", 1, exclude_agent=True) is False
+    _, heads = await store.heads_for_agents([1])
+    assert [e.ticket for e in heads] == ["a"]
+
+
+async def test_declined_entries_are_skipped_and_department_sets_count(store: QueueStore) -> None:
+    await store.add_entry(make_entry("a"))
+    await store.add_entry(make_entry("b", at=T0 + 1))
+    await store.upsert_agent(make_agent(1, items=(), depts=(DEPT,)))
+    assert await store.claim("a", 1, 0, T0 + 20) and await store.release("a", 1, exclude_agent=True)
+    _, heads = await store.heads_for_agents([1])
+    assert [e.ticket for e in heads] == ["b"]
+    entry = await store.get_entry("a")
+    assert entry is not None and await store.agents_for_entry(entry) == []
+
+
+async def test_agents_for_entry_nearest_level_then_load_then_idle(store: QueueStore) -> None:
+    await store.add_entry(make_entry("t"))
+    await store.upsert_agent(make_agent(1, unit=COUNTY, idle_since=T0 - 500))
+    entry = await store.get_entry("t")
+    assert entry is not None and await store.agents_for_entry(entry) == []  # county not opened yet
+    widened = await store.open_level("t", 1)
+    assert widened is not None and widened.reach == 1
+    assert [(lvl, a.agent_id) for lvl, a in await store.agents_for_entry(widened)] == [(1, 1)]
+    await store.upsert_agent(make_agent(2, idle_since=T0 - 10, capacity=2))
+    await store.upsert_agent(make_agent(3, idle_since=T0 - 20, items=(), depts=(DEPT,)))
+    best = await store.agents_for_entry(widened)
+    assert sorted((lvl, a.agent_id) for lvl, a in best) == [(0, 2), (0, 3)]  # own unit first
+    await store.update_agent(3, lambda a: rules.set_state(a, "away", T0))
+    await store.add_entry(make_entry("x", at=T0 + 5))
+    assert await store.offer("x", 2, 0, T0 + 20) is not None  # agent 2 now carries one offer
+    await store.upsert_agent(make_agent(4, idle_since=T0))
+    assert [a.agent_id for _, a in await store.agents_for_entry(widened)] == [4]  # less loaded
+    assert await store.open_level("gone", 1) is None
+
+
+async def test_pinned_entry_goes_only_to_its_agent_until_declined(store: QueueStore) -> None:
+    entry = make_entry("p")
+    entry.pinned_agent = 2
+    await store.add_entry(entry)
+    await store.upsert_agent(make_agent(1))
+    await store.upsert_agent(make_agent(2, unit=COUNTY, items=()))
+    assert (await store.heads_for_agents([1]))[1] == []
+    assert [e.ticket for e in (await store.heads_for_agents([2]))[1]] == ["p"]
+    assert [(lvl, a.agent_id) for lvl, a in await store.agents_for_entry(entry)] == [(1, 2)]
+    assert await store.offer("p", 2, 1, T0 + 20) is not None
+    assert await store.release("p", 2, exclude_agent=True)  # declined: the pin lapses
+    assert [e.ticket for e in (await store.heads_for_agents([1]))[1]] == ["p"]
+
+
+async def test_offer_is_one_atomic_step(store: QueueStore) -> None:
+    await store.add_entry(make_entry("a"))
+    await store.add_entry(make_entry("b", at=T0 + 1))
+    await store.upsert_agent(make_agent(1))
+    await store.upsert_agent(make_agent(2))
+    won = await asyncio.gather(*(store.offer("a", i, 0, T0 + 20) for i in (1, 2)))
+    assert sum(w is not None for w in won) == 1  # one applicant, one offer
+    winner = next(w for w in won if w is not None)
+    assert (winner.state, winner.pending_offers) == ("offered", 1)
+    assert await store.offer("b", winner.agent_id, 0, T0 + 20) is None  # capacity 1: full
+    assert [e.ticket for e in await store.offers_of(winner.agent_id)] == ["a"]
+    assert await store.due_timers(T0 + 20) == [("o:a", T0 + 20)]
+    assert await store.release("a", winner.agent_id, exclude_agent=False)
+    assert await store.due_timers(T0 + 99) == [] and await store.offers_of(winner.agent_id) == []
+
+
+async def test_take_offer_verdicts(store: QueueStore) -> None:
+    await store.add_entry(make_entry("a"))
+    await store.upsert_agent(make_agent(1))
+    assert await store.take_offer("nope", 1, T0) == ("unknown", None)
+    verdict, entry = await store.take_offer("a", 1, T0)
+    assert verdict == "not_offered" and entry is not None and entry.state == "waiting"
+    assert await store.offer("a", 1, 0, T0 + 20) is not None
+    verdict, entry = await store.take_offer("a", 1, T0 + 21)
+    assert verdict == "expired" and await store.get_entry("a") is not None
+    verdict, entry = await store.take_offer("a", 1, T0 + 20)
+    assert verdict == "taken" and entry is not None and entry.offered_to == 1
+    assert await store.get_entry("a") is None and await store.offers_of(1) == []
+    assert await store.due_timers(T0 + 99) == []
+
+
+async def test_timers_fire_in_order_and_moved_ones_stay(store: QueueStore) -> None:
+    await store.set_timer("f:a", T0 + 60)
+    await store.set_timer("w:3", T0 + 10)
+    await store.set_timer("a:b", T0 + 90)
+    assert await store.due_timers(T0 + 60) == [("w:3", T0 + 10), ("f:a", T0 + 60)]
+    await store.set_timer("f:a", T0 + 120)  # re-armed while being handled
+    await store.clear_timers(["w:3", "f:a"], T0 + 60)
+    assert await store.due_timers(T0 + 1000) == [("a:b", T0 + 90), ("f:a", T0 + 120)]
+    await store.add_entry(make_entry("a"))
+    await store.remove_entry("a")  # an entry's timers go with it
+    assert await store.due_timers(T0 + 1000) == [("a:b", T0 + 90)]
+
+
+async def test_line_versions_move_with_every_change(store: QueueStore) -> None:
+    line = f"{TOWN}:{ITEM}"
+    assert await store.line_versions([line]) == {line: 0}
+    seen = [0]
+    await store.add_entry(make_entry("a"))
+    seen.append((await store.line_versions([line]))[line])
+    await store.upsert_agent(make_agent(1))
+    await store.offer("a", 1, 0, T0 + 20)
+    seen.append((await store.line_versions([line]))[line])
+    await store.release("a", 1, exclude_agent=False)
+    seen.append((await store.line_versions([line]))[line])
+    await store.bump_lines([line])
+    seen.append((await store.line_versions([line]))[line])
+    await store.remove_entry("a")
+    seen.append((await store.line_versions([line]))[line])
+    assert seen == sorted(set(seen))  # strictly increasing
+
+
+async def test_heartbeat_and_expiry_read_only_stale_agents(store: QueueStore) -> None:
+    await store.upsert_agent(make_agent(1, heartbeat=T0))
+    await store.upsert_agent(make_agent(2, heartbeat=T0))
+    assert await store.heartbeat(2, T0 + 40)
+    assert not await store.heartbeat(99, T0 + 40)
+    assert await store.expire_stale(T0 + 50, 45) == [1]
+    assert not await store.heartbeat(1, T0 + 51)  # offline until it comes back online
+    assert await store.expire_stale(T0 + 50, 45) == []
+    assert (await store.heads_for_agents([1]))[0][0].state == "offline"
+
+
+async def test_ringing_without_offers_finds_leaked_slots(store: QueueStore) -> None:
+    await store.add_entry(make_entry("a"))
+    await store.upsert_agent(make_agent(1, capacity=2))
+    assert await store.offer("a", 1, 0, T0 + 20) is not None
+    assert await store.ringing_without_offers() == {}
+    assert await store.reserve_agent(1)  # a slot taken, its claim never made
+    assert await store.ringing_without_offers() == {1: 1}
