@@ -29,6 +29,7 @@ class Batch:
     freed: set[int] = field(default_factory=set)
     waiting: dict[str, WaitingEntry | None] = field(default_factory=dict)
     seen: dict[int, AgentPresence] = field(default_factory=dict)
+    joined: dict[str, str] = field(default_factory=dict)  # ticket → line of entries queued now
 
     def agent(self, agent: AgentPresence | None) -> None:
         """Note an agent's new presence: touched, and a routing candidate when it has a free slot."""
@@ -146,7 +147,8 @@ async def finish(store: QueueStore, batch: Batch, by_line: bool = True) -> None:
         tickets: list[str] = []
         for line in sorted(batch.lines) if not by_line else ():
             tickets += [e.ticket for e in await store.list_waiting(line)]
-        batch.events.append(PositionsChanged(tuple(tickets), tuple(sorted(batch.lines))))
+        joined = tuple(sorted(batch.joined.items()))
+        batch.events.append(PositionsChanged(tuple(tickets), tuple(sorted(batch.lines)), joined))
 
 
 async def repair_leaks(

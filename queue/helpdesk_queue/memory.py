@@ -105,7 +105,7 @@ class MemoryQueueStore:
         if entry is not None:
             self._unindex(entry)
             self._reindex_entry(ticket)
-            for kind in ("o", "f", "a"):
+            for kind in ("o", "f", "a", "A"):
                 self._disarm(f"{kind}:{ticket}")
             self._bump(entry.line)
         return entry

@@ -108,7 +108,7 @@ local function remove(t)
   redis.call('DEL', ek)
   redis.call('ZREM', P .. 'all', t)
   redis.call('ZREM', P .. 'line:' .. line, t)
-  redis.call('ZREM', P .. 'due', 'o:' .. t, 'f:' .. t, 'a:' .. t)
+  redis.call('ZREM', P .. 'due', 'o:' .. t, 'f:' .. t, 'a:' .. t, 'A:' .. t)
   bump(line)
   return h
 end

@@ -135,6 +135,7 @@ class QueueService:
             await self.store.add_entry(entry)
             batch.lines.add(entry.line)
             batch.waiting[entry.ticket] = entry
+            batch.joined[entry.ticket] = entry.line
             if self.by_index and after > 0 and entry.reach < len(entry.unit_chain) - 1:
                 await self.store.set_timer(f"f:{entry.ticket}", entry.enqueued_at + (entry.reach + 1) * after)
 

@@ -107,8 +107,9 @@ class QueueStore(Protocol):
         ...
 
     async def set_timer(self, key: str, due: float) -> None:
-        """Arm (or move) one timer: `o:`/`f:`/`a:{ticket}` (offer, fallback, abandonment),
-        `w:{agent_id}` (wrap-up end). Removing an entry clears its `o:`, `f:` and `a:` timers."""
+        """Arm (or move) one timer: `o:`/`f:{ticket}` (offer timeout, fallback), `a:`/`A:{ticket}`
+        (the app's presence check and absence), `w:{agent_id}` (wrap-up end). Removing an entry
+        clears its `o:`, `f:`, `a:` and `A:` timers."""
         ...
 
     async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
