@@ -97,8 +97,9 @@ class LinePositions:
         lines, self.dirty = sorted(self.dirty & set(self.followers)), set()
         if not lines:
             return 0
-        tickets = [t for line in lines for t in sorted(self.followers.get(line, ()))]
-        statuses = await self.journey.queue.statuses(tickets, lines)
+        followers = {line: sorted(self.followers.get(line, ())) for line in lines}
+        tickets = [t for line in lines for t in followers[line]]
+        statuses = await self.journey.queue.line_statuses(followers)
         sent = 0
         for ticket in tickets:
             status = statuses.get(ticket)

@@ -67,9 +67,12 @@ def build_statuses(
     handle_times: Mapping[str, Sequence[float]],
     now: float,
     settings: QueueSettings,
+    ranks: Mapping[str, int] | None = None,
 ) -> dict[str, QueueStatus]:
-    """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent samples."""
-    pos = positions(entries)
+    """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent samples.
+    `ranks`: positions already known (the store's line_positions), so `entries` may hold only
+    the asked tickets instead of their whole lines."""
+    pos = dict(ranks) if ranks is not None else positions(entries)
     by_ticket = {e.ticket: e for e in entries}
     out: dict[str, QueueStatus] = {}
     seen: dict[tuple[object, ...], tuple[int, int, int]] = {}  # applicants alike share the staffing

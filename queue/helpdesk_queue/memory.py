@@ -260,6 +260,22 @@ class MemoryQueueStore:
         agent.last_heartbeat = now
         return True
 
+    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
+        keys = self._lines.get(line, [])
+        offered = [bisect.bisect_left(keys, self._entries[t].sort_key()) for t in self._line_offers(line)]
+        out: dict[str, tuple[WaitingEntry, int]] = {}
+        for ticket in tickets:
+            entry = self._entries.get(ticket)
+            if entry is None or entry.line != line:
+                continue
+            rank = bisect.bisect_left(keys, entry.sort_key())
+            pos = 1 if entry.state == "offered" else rank - sum(1 for o in offered if o < rank) + 1
+            out[ticket] = (clone_entry(entry), pos)
+        return out
+
+    def _line_offers(self, line: str) -> list[str]:
+        return [t for tickets in self._offers.values() for t in tickets if self._entries[t].line == line]
+
     async def ringing_without_offers(self) -> dict[int, int]:
         out = {}
         for agent in self._agents.values():

@@ -34,8 +34,14 @@ end
 local function idx_entry(t, on)
   local ek = P .. 'e:' .. t
   if on then redis.call('HSET', ek, 'rk', entry_rk(ek)) end
-  local f = redis.call('HMGET', ek, 'state', 'rk', 'sc', 'to', 'exp')
+  local f = redis.call('HMGET', ek, 'state', 'rk', 'sc', 'to', 'exp', 'line')
   if not f[1] then return end
+  if on and f[1] == 'offered' then
+    redis.call('ZADD', P .. 'lo:' .. f[6], f[3], t)
+    redis.call('EXPIRE', P .. 'lo:' .. f[6], ETTL)
+  else
+    redis.call('ZREM', P .. 'lo:' .. f[6], t)
+  end
   for k in string.gmatch(f[2] or '', '%S+') do
     if on and f[1] == 'waiting' then
       redis.call('ZADD', P .. 'r:' .. k, f[3], t)
@@ -353,5 +359,31 @@ for _, id in ipairs(redis.call('SMEMBERS', P .. 'ringing')) do
   if pending == 0 then redis.call('SREM', P .. 'ringing', id) end
 end
 if next(out) == nil then return '{}' end
+return cjson.encode(out)
+"""
+
+# ARGV[4] line, [5..] tickets → JSON [[entry hash, position], ...] for those queued in the line:
+# position = 1 + waiting entries ahead (ZRANK minus the offered ones ahead); offered: 1
+LINE_POSITIONS = PRELUDE + """
+local lk = P .. 'line:' .. ARGV[4]
+local offered = {}
+for _, t in ipairs(redis.call('ZRANGE', P .. 'lo:' .. ARGV[4], 0, -1)) do
+  local r = redis.call('ZRANK', lk, t)
+  if r then offered[#offered + 1] = r end
+end
+local out = {}
+for i = 5, #ARGV do
+  local r = redis.call('ZRANK', lk, ARGV[i])
+  if r then
+    local h = redis.call('HGETALL', P .. 'e:' .. ARGV[i])
+    if #h > 0 then
+      local ahead = 0
+      for _, o in ipairs(offered) do if o < r then ahead = ahead + 1 end end
+      local state = redis.call('HGET', P .. 'e:' .. ARGV[i], 'state')
+      out[#out + 1] = {h, state == 'offered' and 1 or r - ahead + 1}
+    end
+  end
+end
+if #out == 0 then return '[]' end
 return cjson.encode(out)
 """

@@ -8,6 +8,7 @@ Key layout (every key under the deployment's prefix, every key with an expiry; d
                             ({unit}:i:{item}, {unit}:d:{dept}, pin:{agent_id}; see index.py)
   {p}q:ao:{agent_id} set    tickets ringing at the agent          TTL entry_ttl_s
   {p}q:due           zset   timers (o:/f:/a:{ticket}, w:{agent}), score = due time
+  {p}q:lo:{line}     zset   the offered entries of a line (positions skip them)   TTL entry_ttl_s
   {p}q:lv            hash   line → version (advanced on every change of the line)
   {p}q:a:{agent_id}  hash   one agent's presence (+ `ik` its sets, `v` its version)
   {p}q:ai:{set}      zset   routable agents of a (unit, skill) set, score = load·1e10 +
@@ -140,7 +141,8 @@ class RedisQueueStore:
         self.route_lock_s = route_lock_s
         self._base = [self.p, str(entry_ttl_s), str(agent_ttl_s)]
         names = ("ADD", "REMOVE", "CLAIM", "RELEASE", "RESERVE", "OFFER", "TAKE", "OPEN_LEVEL",
-                 "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS")  # fmt: skip
+                 "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS",
+                 "LINE_POSITIONS")  # fmt: skip
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in names}
         self._snapshot = client.register_script(SNAPSHOT)
 
@@ -294,6 +296,13 @@ class RedisQueueStore:
 
     async def heartbeat(self, agent_id: int, now: float) -> bool:
         return bool(await self._run("HEARTBEAT", agent_id, repr(now)))
+
+    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
+        if not tickets:
+            return {}
+        rows = json.loads(await self._run("LINE_POSITIONS", line, *tickets))
+        found = [(decode_entry(_pairs(h)), int(pos)) for h, pos in rows or []]
+        return {e.ticket: (e, pos) for e, pos in found}
 
     async def ringing_without_offers(self) -> dict[int, int]:
         return {int(k): int(v) for k, v in json.loads(await self._run("LEAKS")).items()}

@@ -352,6 +352,21 @@ class QueueService:
             return None
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
 
+    async def line_statuses(self, followers: dict[str, list[str]]) -> dict[str, QueueStatus]:
+        """Statuses of the given tickets of each line, reading only those entries (and the agents):
+        the cost follows the tickets asked for, not the length of their lines."""
+        if not followers:
+            return {}
+        agents, now = await self.store.list_agents(), self._now()
+        out: dict[str, QueueStatus] = {}
+        for line, tickets in followers.items():
+            found = await self.store.line_positions(line, tickets)
+            entries = [entry for entry, _ in found.values()]
+            ranks = {ticket: pos for ticket, (_, pos) in found.items()}
+            samples = {line: await self.store.handle_times(line)}
+            out |= build_statuses(list(ranks), entries, agents, samples, now, self.settings, ranks=ranks)
+        return out
+
     async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
         """Statuses of many tickets from one read (for a PositionsChanged event: pass its `lines`
         to read only those lines instead of the whole queue)."""

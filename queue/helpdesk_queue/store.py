@@ -97,6 +97,11 @@ class QueueStore(Protocol):
         """Widen the entry's search to fallback `level` (index it at those units); None if gone."""
         ...
 
+    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
+        """For those of `tickets` queued in `line`: the entry and its position (1 + the waiting
+        entries ahead; 1 when offered). Reads only these entries and the line's offered ones."""
+        ...
+
     async def ringing_without_offers(self) -> dict[int, int]:
         """Agents holding more ringing slots than offers (agent id → their offers): a process died
         between taking a slot and settling it. Reads only the agents that ring."""

@@ -7,7 +7,7 @@ import asyncio
 
 from helpdesk_queue import agents as rules
 from helpdesk_queue.store import QueueStore
-from helpdesk_queue.testing import CITY, COUNTY, DEPT, ITEM, OTHER_TOWN, T0, TOWN, make_agent, make_entry
+from helpdesk_queue.testing import CITY, COUNTY, DEPT, ITEM, OTHER_TOWN, T0, TOWN, Harness, make_agent, make_entry
 
 
 async def test_heads_are_the_first_waiting_of_the_agents_sets(store: QueueStore) -> None:
@@ -154,3 +154,29 @@ async def test_ringing_without_offers_finds_leaked_slots(store: QueueStore) -> N
     assert await store.ringing_without_offers() == {}
     assert await store.reserve_agent(1)  # a slot taken, its claim never made
     assert await store.ringing_without_offers() == {1: 1}
+
+
+async def test_line_positions_read_only_the_asked_entries(store: QueueStore) -> None:
+    line = f"{TOWN}:{ITEM}"
+    for i, ticket in enumerate("abcde"):
+        await store.add_entry(make_entry(ticket, at=T0 + i))
+    await store.add_entry(make_entry("vip", at=T0 + 9, priority=1))
+    await store.add_entry(make_entry("other", chain=(OTHER_TOWN, COUNTY, CITY)))
+    await store.upsert_agent(make_agent(1))
+    assert await store.offer("b", 1, 0, T0 + 20) is not None  # offered: out of the count
+    got = await store.line_positions(line, ["a", "b", "d", "vip", "other", "gone"])
+    assert {t: pos for t, (_, pos) in got.items()} == {"vip": 1, "a": 2, "b": 1, "d": 4}
+    assert got["b"][0].state == "offered" and got["d"][0].ticket == "d"
+    assert await store.line_positions(line, []) == {}
+
+
+async def test_line_statuses_match_the_full_read(harness: Harness) -> None:
+    svc = harness.service
+    await svc.agent_online(make_agent(1, capacity=2))
+    for i in range(6):
+        await svc.join(make_entry(f"t{i}", at=T0 + i, priority=int(i % 3 == 0)))
+        await svc.join(make_entry(f"c{i}", chain=(COUNTY, CITY), at=T0 + i))
+    tickets = [f"t{i}" for i in range(6)] + ["c1", "c4"]
+    full = await svc.statuses(tickets)
+    by_line = await svc.line_statuses({f"{TOWN}:{ITEM}": tickets[:6], f"{COUNTY}:{ITEM}": ["c1", "c4"]})
+    assert by_line == full and {s.state for s in full.values()} == {"offered", "waiting"}
