@@ -10,7 +10,14 @@ pairing from INFO commandstats deltas (the background rate measured while idle i
 Runs its own redis-server on a free port (so other users of 6379 do not skew the counts) and a
 fresh PostgreSQL schema in database `test`; both are removed at the end.
 
+Two runs, each on fresh processes, Redis and schema: the baseline with the full-scan planner
+(HELPDESK_QUEUE_ROUTING=scan: every routing pass and tick reads the whole queue and every agent),
+then routing by index (the default). `--sockets N` opens sockets for the first N applicants only
+(the heads of the lines, who get paired): a 10,000-waiting run with the same 1,000 sockets keeps
+the position fan-out per line equal, so the CPU per pairing shows what the queue's length costs.
+
     .venv/bin/python bench/bench_pairing.py [--applicants 1000] [--agents 300] [--lines 10]
+        [--sockets N] [--routing both|index|scan] [--write]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -40,6 +48,7 @@ import asyncpg  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from helpdesk_queue import WaitingEntry  # noqa: E402
 from helpdesk_queue.redis_store import RedisQueueStore  # noqa: E402
+from pairing_report import section  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -209,10 +218,11 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int,
-               lines: int) -> dict[str, Any]:
+               lines: int, grace_s: float) -> dict[str, Any]:
     """Units, items, agents; applicants with their work orders (queued) and their queue entries,
     written straight into PostgreSQL and Redis (queueing 1,000 through HTTP would take minutes
-    and is not what is measured)."""
+    and is not what is measured), with the presence-check timers a join arms (spread over their
+    period, as arrivals spread them)."""
     engine = make_engine(db_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
@@ -251,11 +261,14 @@ async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents
     store = RedisQueueStore(client, prefix=prefix)
     for entry in entries:
         await store.add_entry(entry)
+    t = time.time()
+    rng = random.Random(7)
+    await client.zadd(prefix + "q:due", {f"a:{e.ticket}": t + rng.uniform(0, grace_s / 2) for e in entries})
     await client.aclose()
     return out
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -270,14 +283,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         log(f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
             f"(PostgreSQL schema {schema})")
-        data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines)
+        grace_s = 120
+        data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines, grace_s)
         env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120,
-                          reconnect_grace_s=120)
+                          reconnect_grace_s=grace_s, queue_routing=routing)
         procs = [Proc(n, free_port(), env, tmp / f"proc-{n}.log") for n in ("A", "B")]
         for p in procs:
             p.start(profile=Path(args.profile) / f"proc-{p.name}.prof" if args.profile else None)
             await p.wait_ready(60)
-        log(f"two processes up: {procs[0].url}, {procs[1].url}")
+        log(f"two processes up ({routing} routing): {procs[0].url}, {procs[1].url}")
         csrf = SIGNER.new_csrf_token()
 
         def staff_cookie(sid: int, pv: str) -> str:
@@ -289,7 +303,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         agents = [Sock(f"s:{sid}", procs[i % 2], staff_cookie(sid, pv)) for i, (sid, pv) in enumerate(data["staff"])]
         # Line i % lines; process (i // lines) % 2: every line has applicants on both processes.
         applicants = [Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
-                      for i, aid in enumerate(data["applicants"])]
+                      for i, aid in enumerate(data["applicants"][: args.sockets or None])]
         socks = agents + applicants
 
         async def accept(sock: Sock, offer: dict[str, Any]) -> None:
@@ -301,7 +315,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await gather_limited(50, [a.open() for a in agents], "agent sockets (away)")
         await gather_limited(50, [a.open() for a in applicants], "applicant sockets")
         connect_s = time.monotonic() - t
-        by_room = {room: applicants[i] for room, i in data["rooms"].items()}
+        by_room = {room: applicants[i] for room, i in data["rooms"].items() if i < len(applicants)}
         r = aioredis.Redis.from_url(redis_url, decode_responses=True)
         assert await r.zcard(prefix + "q:all") == args.applicants
         load_before = os.getloadavg()[0]
@@ -380,6 +394,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await r.aclose()
         ms = [p["ms"] for p in pairings]
         return {
+            "routing": routing, "sockets": len(applicants),
             "applicants": args.applicants, "agents": args.agents, "lines": args.lines, "connect_s": connect_s,
             "pairings": len(pairings), "pair_p50": pct(ms, 50), "pair_p99": pct(ms, 99), "pair_max": max(ms),
             "pair_cross_p50": pct([p["ms"] for p in pairings if p["cross"]], 50),
@@ -451,19 +466,38 @@ def report(res: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--applicants", type=int, default=1000)
+    ap.add_argument("--applicants", default="1000", help="waiting applicants; a comma list runs each size")
     ap.add_argument("--agents", type=int, default=300)
     ap.add_argument("--lines", type=int, default=10, help="waiting lines (items) the applicants spread over")
+    ap.add_argument("--sockets", type=int, default=0, help="open sockets for the first N applicants only (0: all)")
+    ap.add_argument("--routing", choices=("both", "index", "scan"), default="both",
+                    help="both: the scan baseline, then routing by index, in the same invocation")
     ap.add_argument("--relay-samples", type=int, default=200)
     ap.add_argument("--relay-rooms", type=int, default=50)
     ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
     ap.add_argument("--profile", default=None, help="run the processes under cProfile, files in this folder")
-    ap.add_argument("--timeout-s", type=float, default=178.0, help="hard bound of the whole run")
-    ap.add_argument("--budget-s", type=float, default=130.0, help="stop pairing after this much run time")
+    ap.add_argument("--timeout-s", type=float, default=420.0, help="hard bound of each run")
+    ap.add_argument("--budget-s", type=float, default=150.0, help="stop pairing after this much run time")
+    ap.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     args = ap.parse_args()
-    res = asyncio.run(asyncio.wait_for(run(args), args.timeout_s))
+    sizes = [int(n) for n in str(args.applicants).split(",")]
+    modes = ["scan", "index"] if args.routing == "both" else [args.routing]
+    results = []
+    for size in sizes:
+        for mode in modes:
+            args.applicants = size
+            res = asyncio.run(asyncio.wait_for(run(args, mode), args.timeout_s))
+            print()
+            print(f"### {size} waiting, {mode} routing")
+            print(report(res))
+            results.append(res)
+    text = section(results, ".venv/bin/python bench/bench_pairing.py " + " ".join(sys.argv[1:]))
     print()
-    print(report(res))
+    print(text)
+    if args.write:
+        from results import write_section
+
+        print(f"written to {write_section('Pairing by index', text)}")
 
 
 if __name__ == "__main__":

@@ -228,16 +228,19 @@ class MemoryQueueStore:
         await self.claim(ticket, agent_id, fallback_level, expires_at)
         return clone_agent(agent)
 
-    async def take_offer(self, ticket: str, agent_id: int, now: float) -> tuple[str, WaitingEntry | None]:
+    async def take_offer(
+        self, ticket: str, agent_id: int, now: float
+    ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
         entry = self._entries.get(ticket)
         if entry is None:
-            return "unknown", None
+            return "unknown", None, None
         if entry.state != "offered" or entry.offered_to != agent_id:
-            return "not_offered", clone_entry(entry)
+            return "not_offered", clone_entry(entry), None
         if entry.offer_expires_at is not None and now > entry.offer_expires_at:
-            return "expired", clone_entry(entry)
+            return "expired", clone_entry(entry), None
         await self.remove_entry(ticket)
-        return "taken", entry
+        return "taken", entry, await self.update_agent(
+            agent_id, lambda a: agent_rules.settle_offer(a, "accepted", missed_limit=0))
 
     async def offers_of(self, agent_id: int) -> list[WaitingEntry]:
         tickets = sorted(self._offers.get(agent_id, ()), key=lambda t: self._entries[t].sort_key())

@@ -198,17 +198,31 @@ claim(t, agent, ARGV[6], ARGV[7])
 return redis.call('HGETALL', ak)
 """
 
-# The accept. ARGV[4] ticket, [5] agent, [6] now → {verdict, entry hash}
+# The accept: remove the entry and settle the agent's slot as one more call (agents.settle_offer
+# "accepted"). ARGV[4] ticket, [5] agent, [6] now → {verdict, entry hash, agent hash}
 TAKE = PRELUDE + """
 local t, agent = ARGV[4], ARGV[5]
-local ek = P .. 'e:' .. t
+local ek, ak = P .. 'e:' .. t, P .. 'a:' .. agent
 local f = redis.call('HMGET', ek, 'state', 'to', 'exp')
-if not f[1] then return {'unknown', {}} end
-if f[1] ~= 'offered' or f[2] ~= agent then return {'not_offered', redis.call('HGETALL', ek)} end
+if not f[1] then return {'unknown', {}, {}} end
+if f[1] ~= 'offered' or f[2] ~= agent then return {'not_offered', redis.call('HGETALL', ek), {}} end
 if f[3] and f[3] ~= '' and tonumber(ARGV[6]) > tonumber(f[3]) then
-  return {'expired', redis.call('HGETALL', ek)}
+  return {'expired', redis.call('HGETALL', ek), {}}
 end
-return {'taken', remove(t)}
+local h = remove(t)
+local a = redis.call('HMGET', ak, 'state', 'calls', 'pending', 'v')
+if a[1] then
+  unidx_agent(agent)
+  local pending, calls = math.max(0, tonumber(a[3]) - 1), tonumber(a[2]) + 1
+  local state = a[1]
+  if state == 'ready' or state == 'offered' or state == 'busy' then
+    if pending > 0 then state = 'offered' else state = 'busy' end
+  end
+  redis.call('HSET', ak, 'pending', pending, 'calls', calls, 'missed', 0, 'state', state,
+             'v', tonumber(a[4] or '0') + 1)
+  idx_agent(agent)
+end
+return {'taken', h, redis.call('HGETALL', ak)}
 """
 
 # ARGV[4] ticket, [5] level → the entry's hash after widening (empty when gone)

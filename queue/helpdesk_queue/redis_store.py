@@ -281,9 +281,12 @@ class RedisQueueStore:
         flat: list[str] = await self._run("OFFER", ticket, agent_id, fallback_level, repr(expires_at))
         return decode_agent(_pairs(flat)) if flat else None
 
-    async def take_offer(self, ticket: str, agent_id: int, now: float) -> tuple[str, WaitingEntry | None]:
-        verdict, flat = await self._run("TAKE", ticket, agent_id, repr(now))
-        return str(verdict), decode_entry(_pairs(flat)) if flat else None
+    async def take_offer(
+        self, ticket: str, agent_id: int, now: float
+    ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
+        verdict, flat, agent = await self._run("TAKE", ticket, agent_id, repr(now))
+        return (str(verdict), decode_entry(_pairs(flat)) if flat else None,
+                decode_agent(_pairs(agent)) if agent else None)  # fmt: skip
 
     async def offers_of(self, agent_id: int) -> list[WaitingEntry]:
         tickets = cast(list[str], await self.r.smembers(f"{self.p}ao:{agent_id}"))

@@ -215,7 +215,7 @@ class QueueService:
 
         async def op(batch: _Batch) -> Connected:
             now = self._now()
-            verdict, entry = await self.store.take_offer(ticket, agent_id, now)  # one atomic step
+            verdict, entry, agent = await self.store.take_offer(ticket, agent_id, now)  # one atomic step
             if entry is None:
                 raise UnknownTicket(f"ticket {ticket} is not in the queue")
             if verdict == "not_offered":
@@ -223,7 +223,7 @@ class QueueService:
             if verdict == "expired":
                 await self._revoke(entry, "timeout", batch)
                 raise OfferExpired(f"the offer of ticket {ticket} expired")
-            batch.agent(await self.store.update_agent(agent_id, self._settle("accepted")))
+            batch.agent(agent)
             waited = now - entry.enqueued_at
             connected = Connected(
                 ticket, agent_id, entry.work_order_id, entry.fallback_level, waited, entry.line
@@ -352,12 +352,15 @@ class QueueService:
             return None
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
 
-    async def line_statuses(self, followers: dict[str, list[str]]) -> dict[str, QueueStatus]:
-        """Statuses of the given tickets of each line, reading only those entries (and the agents):
-        the cost follows the tickets asked for, not the length of their lines."""
+    async def line_statuses(
+        self, followers: dict[str, list[str]], agents: list[AgentPresence] | None = None
+    ) -> dict[str, QueueStatus]:
+        """Statuses of the given tickets of each line, reading only those entries (and the agents,
+        unless the caller passes a recent list): the cost follows the tickets asked for, not the
+        length of their lines."""
         if not followers:
             return {}
-        agents, now = await self.store.list_agents(), self._now()
+        agents, now = agents if agents is not None else await self.store.list_agents(), self._now()
         out: dict[str, QueueStatus] = {}
         for line, tickets in followers.items():
             found = await self.store.line_positions(line, tickets)

@@ -84,9 +84,13 @@ class QueueStore(Protocol):
         the agent as it is now, or None when the entry is not waiting or the agent has no free slot."""
         ...
 
-    async def take_offer(self, ticket: str, agent_id: int, now: float) -> tuple[str, WaitingEntry | None]:
-        """The accept: remove the entry if it is offered to `agent_id` and not expired. Returns
-        ("taken", entry), ("expired", entry) (left in place), ("not_offered", entry) or ("unknown", None)."""
+    async def take_offer(
+        self, ticket: str, agent_id: int, now: float
+    ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
+        """The accept in one step: remove the entry if it is offered to `agent_id` and not expired,
+        and settle the agent's ringing slot as one more call (agents.settle_offer "accepted").
+        Returns ("taken", entry, agent), ("expired", entry, None) (left in place),
+        ("not_offered", entry, None) or ("unknown", None, None)."""
         ...
 
     async def offers_of(self, agent_id: int) -> list[WaitingEntry]:

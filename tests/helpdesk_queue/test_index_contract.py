@@ -93,14 +93,18 @@ async def test_offer_is_one_atomic_step(store: QueueStore) -> None:
 async def test_take_offer_verdicts(store: QueueStore) -> None:
     await store.add_entry(make_entry("a"))
     await store.upsert_agent(make_agent(1))
-    assert await store.take_offer("nope", 1, T0) == ("unknown", None)
-    verdict, entry = await store.take_offer("a", 1, T0)
+    assert await store.take_offer("nope", 1, T0) == ("unknown", None, None)
+    verdict, entry, _ = await store.take_offer("a", 1, T0)
     assert verdict == "not_offered" and entry is not None and entry.state == "waiting"
     assert await store.offer("a", 1, 0, T0 + 20) is not None
-    verdict, entry = await store.take_offer("a", 1, T0 + 21)
-    assert verdict == "expired" and await store.get_entry("a") is not None
-    verdict, entry = await store.take_offer("a", 1, T0 + 20)
+    verdict, entry, agent = await store.take_offer("a", 1, T0 + 21)
+    assert verdict == "expired" and agent is None and await store.get_entry("a") is not None
+    await store.update_agent(1, lambda a: setattr(a, "missed_offers", 1))
+    verdict, entry, agent = await store.take_offer("a", 1, T0 + 20)
     assert verdict == "taken" and entry is not None and entry.offered_to == 1
+    assert agent is not None and (agent.state, agent.pending_offers, agent.active_calls) == ("busy", 0, 1)
+    assert agent.missed_offers == 0 and agent == await store.get_agent(1)
+    assert (await store.heads_for_agents([1]))[0][0].routable is False
     assert await store.get_entry("a") is None and await store.offers_of(1) == []
     assert await store.due_timers(T0 + 99) == []
 
