@@ -50,6 +50,8 @@ class LinePositions:
         self.versions: dict[str, int] = {}
         self.wake = asyncio.Event()
         self._agents: tuple[float, list[Any]] | None = None  # (read at, agents) for the estimates
+        self._lines: set[str] = set()  # changes of the operation being emitted, not yet published
+        self._joined: list[tuple[str, str]] = []
 
     async def start(self, stack: AsyncExitStack) -> None:
         if self.redis is not None:
@@ -74,9 +76,17 @@ class LinePositions:
                 self.followers.pop(line, None)
 
     # ---- changes in, statuses out ----------------------------------------------------------------
-    async def changed(self, lines: Iterable[str], joined: Iterable[tuple[str, str]]) -> None:
-        """A queue change in this process: tell every process (this one included) once."""
-        lines, joined = list(lines), list(joined)
+    def changed(self, lines: Iterable[str], joined: Iterable[tuple[str, str]]) -> None:
+        """A queue change in this process: told to every process (this one included) by publish()."""
+        self._lines.update(lines)
+        self._joined.extend(joined)
+
+    async def publish(self) -> None:
+        """One message for the changes of the operation just emitted."""
+        if not self._lines and not self._joined:
+            return
+        lines, joined = sorted(self._lines), list(self._joined)
+        self._lines, self._joined = set(), []
         if self.redis is None:
             self.receive(lines, joined)
             return

@@ -76,6 +76,7 @@ class Journey:
         self.offline_since: dict[str, float] = {}
         self._accepted_at: dict[str, float] = {}  # ticket -> when this process took its accept (metrics)
         self.positions = LinePositions(self)  # started by the wiring
+        self._outbox: list[tuple[str, Any]] = []  # messages of the queue operation being emitted
 
     # ---- helpers -----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -124,15 +125,14 @@ class Journey:
                 ctx = await offer_context(session, wo, event.waited_s, event.fallback_level)
                 await session.commit()
             timeout = max(0.0, event.expires_at - now.timestamp())
-            await self.hub.send_many([  # one round trip; the applicant's status needs no read
-                (staff_member(event.agent_id), p.Offer(
-                    ticket=event.ticket, work_order=event.work_order_id, expires_at=event.expires_at,
-                    timeout_s=round(timeout, 1), context=ctx)),
-                (applicant_member(event.ticket), p.QueueStatus(
-                    ticket=event.ticket, work_order=event.work_order_id, state="offered", position=1,
-                    expected_wait_s=0.0, fallback_level=event.fallback_level))])
+            self.send_soon(staff_member(event.agent_id), p.Offer(
+                ticket=event.ticket, work_order=event.work_order_id, expires_at=event.expires_at,
+                timeout_s=round(timeout, 1), context=ctx))
+            self.send_soon(applicant_member(event.ticket), p.QueueStatus(  # needs no read
+                ticket=event.ticket, work_order=event.work_order_id, state="offered", position=1,
+                expected_wait_s=0.0, fallback_level=event.fallback_level))
         elif isinstance(event, OfferRevoked):
-            await self.send(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
+            self.send_soon(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
             if event.reason != "left":
                 async with self.state.sessions() as session:
                     wo = await self.open_request(session, event.ticket)
@@ -143,11 +143,11 @@ class Journey:
         elif isinstance(event, Connected):
             await self.connect_call(event)
         elif isinstance(event, PositionsChanged):  # by line: see positions.py
-            await self.positions.changed(event.lines, event.joined)
+            self.positions.changed(event.lines, event.joined)
             if event.joined:
                 await absence.arm(self, [ticket for ticket, _ in event.joined], absence.CHECK)
         elif isinstance(event, AgentStateChanged):
-            await self.send(staff_member(event.agent_id), p.AgentState(
+            self.send_soon(staff_member(event.agent_id), p.AgentState(
                 state=event.state, active_calls=event.active_calls, capacity=event.capacity,
                 missed_offers=event.missed_offers))
         elif isinstance(event, Abandoned):
@@ -156,8 +156,25 @@ class Journey:
                 if wo is not None:
                     await wos.mark_abandoned(session, wo, waited_s=event.waited_s, now=now)
                     await session.commit()
-            await self.send(applicant_member(event.ticket), p.QueueStatus(
+            self.send_soon(applicant_member(event.ticket), p.QueueStatus(
                 ticket=event.ticket, work_order=event.work_order_id, state="abandoned"))
+
+    def send_soon(self, member: str, message: Any) -> None:
+        """A message caused by a queue event: sent with the others of its operation (flush_queued)."""
+        self._outbox.append((member, message))
+
+    async def flush_queued(self) -> None:
+        """After each queue operation's events: their socket messages in one pipelined round trip,
+        then the line changes (one publish)."""
+        out, self._outbox = self._outbox, []
+        try:
+            if out:
+                await self.hub.send_many(out)
+            await self.positions.publish()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("%d queue messages not delivered: Redis unavailable", len(out))
 
     @staticmethod
     def status_message(status: Any) -> p.QueueStatus:
@@ -168,7 +185,7 @@ class Journey:
     async def push_status(self, ticket: str) -> None:
         status = await self.queue.status(ticket)
         if status is not None:
-            await self.send(applicant_member(ticket), self.status_message(status))
+            self.send_soon(applicant_member(ticket), self.status_message(status))
 
     async def open_request(self, session: Any, applicant_id: str) -> WorkOrder | None:
         wo: WorkOrder | None = await session.scalar(
@@ -198,9 +215,9 @@ class Journey:
         await self.hub.open_room(wo.id, (a_member, s_member),
                                  {"work_order": wo.id, "line": event.line, "agent_id": agent.id,
                                   "applicant_id": wo.applicant_id, "answered_at": now.timestamp()})
-        await self.hub.send_many([  # one round trip
-            (a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected")),
-            *((m, self.room_joined_message(wo, m, False, names)) for m in (a_member, s_member))])
+        self.send_soon(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
+        for m in (a_member, s_member):
+            self.send_soon(m, self.room_joined_message(wo, m, False, names))
         accepted_at = self._accepted_at.pop(event.ticket, None)
         if accepted_at is not None:  # offer accepted → room open and both told
             metrics.observe_pairing(time.perf_counter() - accepted_at)

@@ -83,7 +83,8 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     stack.push_async_callback(hub.close)
     journey = Journey(state, hub)
     journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
-                                 emit=journey.on_queue_event, settings=queue_settings(state))
+                                 emit=journey.on_queue_event, settings=queue_settings(state),
+                                 flush=journey.flush_queued)
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey

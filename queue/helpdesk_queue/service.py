@@ -54,8 +54,10 @@ class QueueService:
         now: Callable[[], float],
         emit: EventSink,
         settings: QueueSettings | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        self._flush = flush  # called after each operation's events: the sink may batch its writes
         self.settings = settings or QueueSettings()
         self._now = now
         self._emit = emit
@@ -78,6 +80,8 @@ class QueueService:
             await finish(self.store, batch, by_line=self.by_index)
         for event in batch.events:
             await self._emit(event)
+        if self._flush is not None and batch.events:
+            await self._flush()
         if error is not None:
             raise error
         return result  # type: ignore[return-value]
