@@ -65,6 +65,9 @@ async def route_indexed(store: QueueStore, settings: QueueSettings, now: float, 
     each the best agent of its nearest level is the scan's rule. A freed agent can take no more
     entries than the freed slots together, hence that many heads per set suffice.
     """
+    if len(batch.freed) == 1 and not batch.waiting:  # an agent turned free: the pairing path
+        await _route_freed_agent(store, settings, now, batch, next(iter(batch.freed)))
+        return
     agents, heads = await store.heads_for_agents(sorted(batch.freed))
     free = {a.agent_id: a.free for a in agents if a.routable}
     touched: dict[str, WaitingEntry] = {}
@@ -96,6 +99,41 @@ async def route_indexed(store: QueueStore, settings: QueueSettings, now: float, 
             batch.seen[agent.agent_id] = got
             _offered(entry, agent.agent_id, level, expires_at, now, batch)
             break
+
+
+async def _route_freed_agent(
+    store: QueueStore, settings: QueueSettings, now: float, batch: Batch, agent_id: int
+) -> None:
+    """route_indexed for one freed agent: one store call per offer (one script on Redis)."""
+    for _ in range(64):  # bounded: at most one offer per free slot of this agent, plus the others'
+        got = await store.route_agent(agent_id, now + settings.offer_timeout_s)
+        if got is None:
+            return
+        entry, agent, level = got
+        batch.seen[agent.agent_id] = agent
+        _offered(entry, agent.agent_id, level, now + settings.offer_timeout_s, now, batch)
+        if agent.agent_id == agent_id and not agent.routable:
+            return
+
+
+async def route_one(
+    store: QueueStore, agent_id: int, expires_at: float
+) -> tuple[WaitingEntry, AgentPresence, int] | None:
+    """The rule behind QueueStore.route_agent, on the store's primitive reads (memory backend)."""
+    agents, heads = await store.heads_for_agents([agent_id])
+    if not agents or not agents[0].routable:
+        return None
+    for entry in sorted(heads, key=WaitingEntry.sort_key):
+        options = await store.agents_for_entry(entry)
+        if not options:
+            continue
+        level, agent = min(options, key=lambda o: agent_rank(o[1]))
+        chosen = await store.offer(entry.ticket, agent.agent_id, level, expires_at)
+        if chosen is not None:
+            entry.state, entry.offered_to, entry.fallback_level = "offered", agent.agent_id, level
+            entry.offer_expires_at = expires_at
+            return entry, chosen, level
+    return None
 
 
 def _offered(entry: WaitingEntry, agent_id: int, level: int, expires_at: float, now: float, batch: Batch) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from helpdesk_queue import agents as agent_rules
 from helpdesk_queue import index
+from helpdesk_queue.dispatch import route_one
 from helpdesk_queue.models import AgentPresence, WaitingEntry, clone_agent, clone_entry
 from helpdesk_queue.store import AgentChange
 
@@ -228,6 +229,11 @@ class MemoryQueueStore:
         await self.claim(ticket, agent_id, fallback_level, expires_at)
         return clone_agent(agent)
 
+    async def route_agent(
+        self, agent_id: int, expires_at: float
+    ) -> tuple[WaitingEntry, AgentPresence, int] | None:
+        return await route_one(self, agent_id, expires_at)
+
     async def take_offer(
         self, ticket: str, agent_id: int, now: float
     ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
@@ -255,6 +261,9 @@ class MemoryQueueStore:
             self._reindex_entry(ticket)
             self._bump(entry.line)
         return clone_entry(entry)
+
+    async def set_ready(self, agent_id: int, now: float) -> AgentPresence | None:
+        return await self.update_agent(agent_id, lambda a: agent_rules.set_state(a, "ready", now))
 
     async def heartbeat(self, agent_id: int, now: float) -> bool:
         agent = self._agents.get(agent_id)

@@ -401,3 +401,116 @@ end
 if #out == 0 then return '[]' end
 return cjson.encode(out)
 """
+
+# The agent asks for ready (agents.set_state "ready"). ARGV[4] agent, [5] now → the agent's hash
+SET_READY = PRELUDE + """
+local id = ARGV[4]
+local ak = P .. 'a:' .. id
+local a = redis.call('HMGET', ak, 'state', 'calls', 'pending', 'v')
+if not a[1] then return {} end
+unidx_agent(id)
+if a[1] ~= 'ready' and a[1] ~= 'offered' and a[1] ~= 'busy' then
+  redis.call('HSET', ak, 'idle', ARGV[5], 'missed', 0, 'wrap', '')
+end
+local state = 'ready'
+if tonumber(a[3]) > 0 then state = 'offered' elseif tonumber(a[2]) > 0 then state = 'busy' end
+redis.call('HSET', ak, 'state', state, 'v', tonumber(a[4] or '0') + 1)
+redis.call('EXPIRE', ak, ATTL)
+idx_agent(id)
+return redis.call('HGETALL', ak)
+"""
+
+# One routing decision for one freed agent (dispatch.route_indexed's rule, in one round trip):
+# the best waiting entry, in queue order, among the heads of the agent's sets it has not declined;
+# that entry goes to the best agent of its nearest level (often, but not always, this one).
+# ARGV[4] agent, [5] expires_at → {} (nothing to offer) or {entry hash, chosen agent's hash, level}
+ROUTE_AGENT = PRELUDE + """
+local me = ARGV[4]
+local mk = P .. 'a:' .. me
+if not routable(mk) then return {} end
+local ik = redis.call('HGET', mk, 'ik') or ''
+local keys = {}
+for k in string.gmatch(ik, '%S+') do keys[#keys + 1] = k end
+keys[#keys + 1] = 'pin:' .. me
+local cands = {}
+for _, k in ipairs(keys) do
+  local start, found = 0, 0
+  while found < 3 do
+    local ids = redis.call('ZRANGE', P .. 'r:' .. k, start, start + 7)
+    if #ids == 0 then break end
+    for _, t in ipairs(ids) do
+      local f = redis.call('HMGET', P .. 'e:' .. t, 'declined', 'prio', 'at')
+      if f[2] and not has(f[1], me) then
+        cands[#cands + 1] = {t, tonumber(f[2]), tonumber(f[3])}
+        found = found + 1
+        if found >= 3 then break end
+      end
+    end
+    start = start + #ids
+  end
+end
+table.sort(cands, function(a, b)
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  if a[3] ~= b[3] then return a[3] < b[3] end
+  return a[1] < b[1]
+end)
+local function rank(id)
+  local f = redis.call('HMGET', P .. 'a:' .. id, 'calls', 'pending', 'idle')
+  return {tonumber(f[1]) + tonumber(f[2]), tonumber(f[3]), tonumber(id)}
+end
+local function better(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  if a[2] ~= b[2] then return a[2] < b[2] end
+  return a[3] < b[3]
+end
+for _, c in ipairs(cands) do
+  local ek = P .. 'e:' .. c[1]
+  local f = redis.call('HMGET', ek, 'state', 'pin', 'declined', 'chain', 'reach', 'item', 'dept')
+  if f[1] == 'waiting' then
+    local chain = cjson.decode(f[4])
+    local best, level = nil, nil
+    local pin = f[2] or ''
+    if pin ~= '' and not has(f[3], pin) then
+      if routable(P .. 'a:' .. pin) then
+        local unit = redis.call('HGET', P .. 'a:' .. pin, 'unit')
+        for l = 1, #chain do
+          if string.format('%d', chain[l]) == unit then best, level = rank(pin), l - 1 break end
+        end
+      end
+    else
+      for l = 0, math.min(tonumber(f[5] or '0'), #chain - 1) do
+        local u = string.format('%d', chain[l + 1])
+        for _, k in ipairs({u .. ':i:' .. f[6], u .. ':d:' .. f[7]}) do
+          local start = 0
+          while true do
+            local ids = redis.call('ZRANGE', P .. 'ai:' .. k, start, start + 7)
+            if #ids == 0 then break end
+            local hit = nil
+            for _, m in ipairs(ids) do
+              local id = string.format('%d', tonumber(m))
+              if not has(f[3], id) then hit = id break end
+            end
+            if hit then
+              local r = rank(hit)
+              if best == nil or better(r, best) then best = r end
+              break
+            end
+            start = start + #ids
+          end
+        end
+        if best then level = l break end
+      end
+    end
+    if best then
+      local id = string.format('%d', best[3])
+      local ak = P .. 'a:' .. id
+      redis.call('HINCRBY', ak, 'pending', 1)
+      redis.call('HSET', ak, 'state', 'offered')
+      idx_agent(id)
+      claim(c[1], id, level, ARGV[5])
+      return {redis.call('HGETALL', ek), redis.call('HGETALL', ak), level}
+    end
+  end
+end
+return {}
+"""

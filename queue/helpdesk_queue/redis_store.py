@@ -142,7 +142,7 @@ class RedisQueueStore:
         self._base = [self.p, str(entry_ttl_s), str(agent_ttl_s)]
         names = ("ADD", "REMOVE", "CLAIM", "RELEASE", "RESERVE", "OFFER", "TAKE", "OPEN_LEVEL",
                  "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS",
-                 "LINE_POSITIONS")  # fmt: skip
+                 "LINE_POSITIONS", "SET_READY", "ROUTE_AGENT")  # fmt: skip
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in names}
         self._snapshot = client.register_script(SNAPSHOT)
 
@@ -281,6 +281,14 @@ class RedisQueueStore:
         flat: list[str] = await self._run("OFFER", ticket, agent_id, fallback_level, repr(expires_at))
         return decode_agent(_pairs(flat)) if flat else None
 
+    async def route_agent(
+        self, agent_id: int, expires_at: float
+    ) -> tuple[WaitingEntry, AgentPresence, int] | None:
+        got = await self._run("ROUTE_AGENT", agent_id, repr(expires_at))
+        if not got:
+            return None
+        return decode_entry(_pairs(got[0])), decode_agent(_pairs(got[1])), int(got[2])
+
     async def take_offer(
         self, ticket: str, agent_id: int, now: float
     ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
@@ -296,6 +304,10 @@ class RedisQueueStore:
     async def open_level(self, ticket: str, level: int) -> WaitingEntry | None:
         flat: list[str] = await self._run("OPEN_LEVEL", ticket, level)
         return decode_entry(_pairs(flat)) if flat else None
+
+    async def set_ready(self, agent_id: int, now: float) -> AgentPresence | None:
+        flat: list[str] = await self._run("SET_READY", agent_id, repr(now))
+        return decode_agent(_pairs(flat)) if flat else None
 
     async def heartbeat(self, agent_id: int, now: float) -> bool:
         return bool(await self._run("HEARTBEAT", agent_id, repr(now)))

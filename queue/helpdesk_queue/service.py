@@ -193,7 +193,10 @@ class QueueService:
 
     async def _set_state(self, agent_id: int, state: AgentState, batch: _Batch) -> AgentPresence:
         now = self._now()
-        agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
+        if state == "ready":  # the pairing path: one step
+            agent = await self.store.set_ready(agent_id, now)
+        else:
+            agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
         if agent is None:
             raise UnknownAgent(f"agent {agent_id} is not online")
         batch.agent(agent)

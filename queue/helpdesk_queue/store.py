@@ -84,6 +84,15 @@ class QueueStore(Protocol):
         the agent as it is now, or None when the entry is not waiting or the agent has no free slot."""
         ...
 
+    async def route_agent(
+        self, agent_id: int, expires_at: float
+    ) -> tuple[WaitingEntry, AgentPresence, int] | None:
+        """One routing decision for one freed agent, made and offered in one step: the best waiting
+        entry among the heads of its sets goes to the best agent of its nearest level (this one or
+        another). (entry as offered, the chosen agent after reserving, level), or None.
+        dispatch.route_one is the rule; the Redis store runs the same rule in one script."""
+        ...
+
     async def take_offer(
         self, ticket: str, agent_id: int, now: float
     ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
@@ -109,6 +118,10 @@ class QueueStore(Protocol):
     async def ringing_without_offers(self) -> dict[int, int]:
         """Agents holding more ringing slots than offers (agent id → their offers): a process died
         between taking a slot and settling it. Reads only the agents that ring."""
+        ...
+
+    async def set_ready(self, agent_id: int, now: float) -> AgentPresence | None:
+        """agents.set_state(agent, "ready", now) in one step; None when unknown."""
         ...
 
     async def heartbeat(self, agent_id: int, now: float) -> bool:

@@ -184,3 +184,41 @@ async def test_line_statuses_match_the_full_read(harness: Harness) -> None:
     full = await svc.statuses(tickets)
     by_line = await svc.line_statuses({f"{TOWN}:{ITEM}": tickets[:6], f"{COUNTY}:{ITEM}": ["c1", "c4"]})
     assert by_line == full and {s.state for s in full.values()} == {"offered", "waiting"}
+
+
+async def test_set_ready_follows_the_agent_rules(store: QueueStore) -> None:
+    for agent_id, state, calls, pending in ((1, "away", 0, 0), (2, "busy", 1, 0), (3, "offline", 0, 0),
+                                            (4, "offered", 0, 1), (5, "wrap_up", 0, 0)):  # fmt: skip
+        agent = make_agent(agent_id, state=state, idle_since=T0 - 100)  # type: ignore[arg-type]
+        agent.active_calls, agent.pending_offers, agent.missed_offers = calls, pending, 1
+        agent.wrapup_until = T0 + 5 if state == "wrap_up" else None
+        await store.upsert_agent(agent)
+        want = make_agent(agent_id)
+        want.__dict__.update(agent.__dict__)
+        rules.set_state(want, "ready", T0 + 7)
+        got = await store.set_ready(agent_id, T0 + 7)
+        assert got == want and await store.get_agent(agent_id) == want, state
+    assert await store.set_ready(99, T0) is None
+    assert [a.agent_id for a in (await store.heads_for_agents([1, 2, 3, 4, 5]))[0] if a.routable] == [1, 3, 5]
+
+
+async def test_route_agent_gives_the_head_to_the_best_agent_of_its_nearest_level(store: QueueStore) -> None:
+    await store.add_entry(make_entry("late", at=T0 + 5))
+    await store.add_entry(make_entry("early", at=T0))
+    await store.add_entry(make_entry("vip", at=T0 + 9, priority=1, chain=(COUNTY, CITY)))
+    await store.open_level("early", 1)
+    await store.open_level("late", 1)
+    await store.upsert_agent(make_agent(1, unit=COUNTY, idle_since=T0 - 900))
+    await store.upsert_agent(make_agent(2, idle_since=T0 - 10))
+    await store.upsert_agent(make_agent(3, idle_since=T0 - 20, items=(), depts=(DEPT,)))
+    got = await store.route_agent(1, T0 + 20)  # county agent freed: the vip is its own unit's head
+    assert got is not None and (got[0].ticket, got[1].agent_id, got[2]) == ("vip", 1, 0)
+    assert got[0].state == "offered" and got[1].pending_offers == 1
+    await store.upsert_agent(make_agent(1, unit=COUNTY, idle_since=T0 - 900))  # free again
+    await store.release("vip", 1, exclude_agent=True)
+    got = await store.route_agent(1, T0 + 20)  # early's own township has agents: the longest idle
+    assert got is not None and (got[0].ticket, got[1].agent_id, got[2]) == ("early", 3, 0)
+    got = await store.route_agent(1, T0 + 20)
+    assert got is not None and (got[0].ticket, got[1].agent_id, got[2]) == ("late", 2, 0)
+    assert await store.route_agent(1, T0 + 20) is None  # nothing left it may take
+    assert await store.route_agent(99, T0 + 20) is None

@@ -97,12 +97,13 @@ async def apply(side: Side, op: tuple[Any, ...]) -> str | None:
 
 
 def random_op(rng: random.Random, n: int, agents: list[int], offered: dict[str, int],
-              calls: list[tuple[int, str]], queued: list[str]) -> tuple[Any, ...]:  # fmt: skip
+              calls: list[tuple[int, str]], queued: list[str], now: float) -> tuple[Any, ...]:  # fmt: skip
     roll = rng.random()
     if roll < 0.22:
         chain = rng.choice(CHAINS)
-        entry = make_entry(f"t{n:03d}", chain=chain, item=rng.choice((7, 8, 9)), dept=rng.choice((70, 80)),
-                           priority=rng.choice((0, 0, 0, 1, 2)))  # fmt: skip
+        entry = make_entry(f"t{rng.randrange(1000):03d}{n:03d}", chain=chain, item=rng.choice((7, 8, 9)),
+                           dept=rng.choice((70, 80)), priority=rng.choice((0, 0, 0, 1, 2)),
+                           at=now - rng.choice((0, 0, 1, 2.5)))  # fmt: skip
         if agents and rng.random() < 0.1:
             entry.pinned_agent = rng.choice(agents)
         return ("join", entry)
@@ -111,7 +112,7 @@ def random_op(rng: random.Random, n: int, agents: list[int], offered: dict[str, 
         items = tuple(rng.sample((7, 8, 9), rng.choice((1, 1, 2))))
         depts = (rng.choice((70, 80)),) if rng.random() < 0.3 else ()
         return ("online", make_agent(agent_id, unit=rng.choice(UNITS), items=items, depts=depts,
-                                     capacity=rng.choice((1, 1, 2))))  # fmt: skip
+                                     capacity=rng.choice((1, 1, 2)), idle_since=now - rng.randrange(50)))  # fmt: skip
     if roll < 0.42:
         return ("state", rng.choice(agents), rng.choice(("ready", "ready", "away", "offline")))
     if roll < 0.58 and offered:
@@ -130,7 +131,7 @@ def random_op(rng: random.Random, n: int, agents: list[int], offered: dict[str, 
     return ("advance", rng.choice((1.0, 5.0, 15.0, 30.0, 61.0)))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 async def test_index_takes_the_scans_decisions(store_pair: tuple[QueueStore, QueueStore], seed: int) -> None:
     rng = random.Random(seed)
     now = FakeNow()
@@ -140,7 +141,7 @@ async def test_index_takes_the_scans_decisions(store_pair: tuple[QueueStore, Que
     offered: dict[str, int] = {}
     lines: dict[str, str] = {}
     for n in range(160):
-        op = random_op(rng, n, agents, offered, calls, sorted(lines))
+        op = random_op(rng, n, agents, offered, calls, sorted(lines), now())
         if op[0] == "advance":
             now.advance(op[1])
             op = ("tick",)  # the leader ticks every second: timers fire on the next one
