@@ -7,8 +7,8 @@ FLUSH_S it reads each moved line once, computes every local applicant's position
 their rank in it, and writes the status straight to the socket when it changed. An applicant thus
 sees a fresh position within FLUSH_S plus one read, while Redis carries one PUBLISH per change
 instead of one per applicant. A message lost while the subscriber reconnects is caught up by the
-line versions, read every SAFETY_S. The agents behind the expected wait are read at most once a
-second per process (the estimate corrects itself on the next change).
+line versions, read every SAFETY_S. The agents and handle times behind the expected wait are
+read at most once a second per process (the estimate corrects itself on the next change).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FLUSH_S = 0.2  # coalescing window: a line's applicants hear at most 5 updates a second
 SAFETY_S = 5.0  # read the followed lines' versions this often, in case a message was lost
-AGENTS_S = 1.0  # the staffing behind the expected wait is read at most this often per process
+AGENTS_S = 1.0  # staffing and handle times behind the expected wait: read at most this often
 CHANNEL = "j:lines"
 
 
@@ -50,6 +50,7 @@ class LinePositions:
         self.versions: dict[str, int] = {}
         self.wake = asyncio.Event()
         self._agents: tuple[float, list[Any]] | None = None  # (read at, agents) for the estimates
+        self._samples: dict[str, list[float]] = {}  # line → handle times, read with the agents
         self._lines: set[str] = set()  # changes of the operation being emitted, not yet published
         self._joined: list[tuple[str, str]] = []
 
@@ -113,9 +114,13 @@ class LinePositions:
         followers = {line: sorted(self.followers.get(line, ())) for line in lines}
         tickets = [t for line in lines for t in followers[line]]
         now = asyncio.get_running_loop().time()
+        store = self.journey.queue.store
         if self._agents is None or now - self._agents[0] >= AGENTS_S:
-            self._agents = (now, await self.journey.queue.store.list_agents())
-        statuses = await self.journey.queue.line_statuses(followers, self._agents[1])
+            self._agents, self._samples = (now, await store.list_agents()), {}
+        for line in lines:
+            if line not in self._samples:
+                self._samples[line] = await store.handle_times(line)
+        statuses = await self.journey.queue.line_statuses(followers, self._agents[1], self._samples)
         sent = 0
         for ticket in tickets:
             status = statuses.get(ticket)

@@ -360,11 +360,14 @@ class QueueService:
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
 
     async def line_statuses(
-        self, followers: dict[str, list[str]], agents: list[AgentPresence] | None = None
+        self,
+        followers: dict[str, list[str]],
+        agents: list[AgentPresence] | None = None,
+        handle_times: dict[str, list[float]] | None = None,
     ) -> dict[str, QueueStatus]:
-        """Statuses of the given tickets of each line, reading only those entries (and the agents,
-        unless the caller passes a recent list): the cost follows the tickets asked for, not the
-        length of their lines."""
+        """Statuses of the given tickets of each line, reading only those entries (and the agents
+        and handle times, unless the caller passes recent ones): the cost follows the tickets
+        asked for, not the length of their lines."""
         if not followers:
             return {}
         agents, now = agents if agents is not None else await self.store.list_agents(), self._now()
@@ -373,7 +376,8 @@ class QueueService:
             found = await self.store.line_positions(line, tickets)
             entries = [entry for entry, _ in found.values()]
             ranks = {ticket: pos for ticket, (_, pos) in found.items()}
-            samples = {line: await self.store.handle_times(line)}
+            known = (handle_times or {}).get(line)
+            samples = {line: known if known is not None else await self.store.handle_times(line)}
             out |= build_statuses(list(ranks), entries, agents, samples, now, self.settings, ranks=ranks)
         return out
 
