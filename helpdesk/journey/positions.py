@@ -1,14 +1,16 @@
-"""Positions by line: one message per line change to every process, not one per applicant.
+"""Positions by line: a process reads each followed line once per change, not a message per
+applicant.
 
-A queue change (PositionsChanged) is published once on a shared channel (Redis pub/sub, or a
-direct call with the memory backend) naming the lines it moved and the tickets that joined. Each
-process follows the lines of the waiting applicants whose sockets it holds; at most every
-FLUSH_S it reads each moved line once, computes every local applicant's position and wait from
-their rank in it, and writes the status straight to the socket when it changed. An applicant thus
-sees a fresh position within FLUSH_S plus one read, while Redis carries one PUBLISH per change
-instead of one per applicant. A message lost while the subscriber reconnects is caught up by the
-line versions, read every SAFETY_S. The agents and handle times behind the expected wait are
-read at most once a second per process (the estimate corrects itself on the next change).
+Every queue change advances its line's version in the store. Each process follows the lines of
+the waiting applicants whose sockets it holds; every FLUSH_S it asks the store, in one call, for
+the lines whose version moved since it last looked — their followers' entries with their
+positions (rank in the line) and the line's handle times — and writes each local applicant's
+status straight to their socket when it changed. An applicant sees a fresh position within
+FLUSH_S plus one read; Redis carries no message per applicant, and an idle process costs one
+small call per FLUSH_S whatever the queue's length. A join is published once to every process
+(channel `j:lines`), so the process holding that applicant's socket starts following their line.
+The agents behind the expected wait are read at most once a second per process (the estimate
+corrects itself on the next change).
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ if TYPE_CHECKING:
     from helpdesk.journey.service import Journey
 
 log = logging.getLogger(__name__)
-FLUSH_S = 0.2  # coalescing window: a line's applicants hear at most 5 updates a second
-SAFETY_S = 5.0  # read the followed lines' versions this often, in case a message was lost
-AGENTS_S = 1.0  # staffing and handle times behind the expected wait: read at most this often
+FLUSH_S = 0.2  # how often the followed lines are looked at: at most 5 updates a second each
+AGENTS_S = 1.0  # the staffing behind the expected wait is read at most this often
 CHANNEL = "j:lines"
 
 
@@ -50,9 +51,7 @@ class LinePositions:
         self.versions: dict[str, int] = {}
         self.wake = asyncio.Event()
         self._agents: tuple[float, list[Any]] | None = None  # (read at, agents) for the estimates
-        self._samples: dict[str, list[float]] = {}  # line → handle times, read with the agents
-        self._lines: set[str] = set()  # changes of the operation being emitted, not yet published
-        self._joined: list[tuple[str, str]] = []
+        self._joined: list[tuple[str, str]] = []  # joins of the operation being emitted
 
     async def start(self, stack: AsyncExitStack) -> None:
         if self.redis is not None:
@@ -78,16 +77,19 @@ class LinePositions:
 
     # ---- changes in, statuses out ----------------------------------------------------------------
     def changed(self, lines: Iterable[str], joined: Iterable[tuple[str, str]]) -> None:
-        """A queue change in this process: told to every process (this one included) by publish()."""
-        self._lines.update(lines)
+        """A queue change in this process: its lines are looked at on the next round here (other
+        processes see their versions move); joins are told to every process by publish()."""
+        self.dirty |= {line for line in lines if line in self.followers}
         self._joined.extend(joined)
 
     async def publish(self) -> None:
-        """One message for the changes of the operation just emitted."""
-        if not self._lines and not self._joined:
+        """One message for the joins of the operation just emitted (none: nothing to send)."""
+        if not self._joined:
+            if self.dirty:
+                self.wake.set()
             return
-        lines, joined = sorted(self._lines), list(self._joined)
-        self._lines, self._joined = set(), []
+        lines, joined = sorted({line for _, line in self._joined}), list(self._joined)
+        self._joined = []
         if self.redis is None:
             self.receive(lines, joined)
             return
@@ -105,54 +107,40 @@ class LinePositions:
             self.wake.set()
 
     async def flush(self) -> int:
-        """Send each local follower of the moved lines its status if it changed; returns how many."""
+        """Send each local follower of the lines that moved its status if it changed; returns how many."""
         from helpdesk.journey.service import applicant_member
 
-        lines, self.dirty = sorted(self.dirty & set(self.followers)), set()
-        if not lines:
+        if not self.followers:
             return 0
-        followers = {line: sorted(self.followers.get(line, ())) for line in lines}
-        tickets = [t for line in lines for t in followers[line]]
+        known = {line: (-1 if line in self.dirty else self.versions.get(line, -1), sorted(tickets))
+                 for line, tickets in self.followers.items()}  # fmt: skip
+        self.dirty = set()
         now = asyncio.get_running_loop().time()
-        store = self.journey.queue.store
         if self._agents is None or now - self._agents[0] >= AGENTS_S:
-            self._agents, self._samples = (now, await store.list_agents()), {}
-        for line in lines:
-            if line not in self._samples:
-                self._samples[line] = await store.handle_times(line)
-        statuses = await self.journey.queue.line_statuses(followers, self._agents[1], self._samples)
+            self._agents = (now, await self.journey.queue.store.list_agents())
+        versions, statuses = await self.journey.queue.line_statuses(known, self._agents[1])
+        self.versions.update(versions)
         sent = 0
-        for ticket in tickets:
-            status = statuses.get(ticket)
-            conn = self.journey.hub.local_connection(applicant_member(ticket))
-            if status is None or conn is None:
-                self.forget(ticket)  # connected, left, or its socket moved: others tell it now
-                continue
-            message = self.journey.status_message(status)
-            if self.sent.get(ticket) != (key := _key(message)):
-                conn.deliver(p.dump(message))
-                self.sent[ticket] = key
-                sent += 1
+        for line in versions:
+            for ticket in known[line][1]:
+                status = statuses.get(ticket)
+                conn = self.journey.hub.local_connection(applicant_member(ticket))
+                if status is None or conn is None:
+                    self.forget(ticket)  # connected, left, or its socket moved: others tell it now
+                    continue
+                message = self.journey.status_message(status)
+                if self.sent.get(ticket) != (key := _key(message)):
+                    conn.deliver(p.dump(message))
+                    self.sent[ticket] = key
+                    sent += 1
         return sent
 
-    async def catch_up(self) -> None:
-        """Lines whose version moved since the last look (a lost message, a restarted subscriber)."""
-        lines = sorted(self.followers)
-        versions = await self.journey.queue.store.line_versions(lines)
-        self.dirty |= {line for line, v in versions.items() if self.versions.get(line, v) != v}
-        self.versions = versions
-
     async def _flush_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_safety = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), SAFETY_S)
+                await asyncio.wait_for(self.wake.wait(), FLUSH_S)
             self.wake.clear()
             try:
-                if loop.time() - last_safety >= SAFETY_S:
-                    last_safety = loop.time()
-                    await self.catch_up()
                 await self.flush()
             except Exception as exc:  # one failed round must not stop the positions; logged
                 if not isinstance(exc, RedisError | OSError):
@@ -177,7 +165,7 @@ class LinePositions:
                 log.warning("line positions subscriber lost Redis (%s); resubscribing", exc)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                self.dirty |= set(self.followers)  # messages may have been lost meanwhile
+                # joins published meanwhile are lost: their applicants follow again on reconnect
                 await asyncio.sleep(1)
 
 

@@ -12,7 +12,7 @@ from helpdesk_queue import agents as agent_rules
 from helpdesk_queue import index
 from helpdesk_queue.dispatch import route_one
 from helpdesk_queue.models import AgentPresence, WaitingEntry, clone_agent, clone_entry
-from helpdesk_queue.store import AgentChange
+from helpdesk_queue.store import AgentChange, LineChange
 
 EntryKey = tuple[int, float, str]
 AgentKey = tuple[int, float, int]
@@ -272,17 +272,23 @@ class MemoryQueueStore:
         agent.last_heartbeat = now
         return True
 
-    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
-        keys = self._lines.get(line, [])
-        offered = [bisect.bisect_left(keys, self._entries[t].sort_key()) for t in self._line_offers(line)]
-        out: dict[str, tuple[WaitingEntry, int]] = {}
-        for ticket in tickets:
-            entry = self._entries.get(ticket)
-            if entry is None or entry.line != line:
+    async def line_changes(self, known: dict[str, tuple[int, list[str]]]) -> dict[str, LineChange]:
+        out: dict[str, LineChange] = {}
+        for line, (seen, tickets) in known.items():
+            version = self._versions.get(line, 0)
+            if version == seen:
                 continue
-            rank = bisect.bisect_left(keys, entry.sort_key())
-            pos = 1 if entry.state == "offered" else rank - sum(1 for o in offered if o < rank) + 1
-            out[ticket] = (clone_entry(entry), pos)
+            keys = self._lines.get(line, [])
+            offered = [bisect.bisect_left(keys, self._entries[t].sort_key()) for t in self._line_offers(line)]
+            found: dict[str, tuple[WaitingEntry, int]] = {}
+            for ticket in tickets:
+                entry = self._entries.get(ticket)
+                if entry is None or entry.line != line:
+                    continue
+                rank = bisect.bisect_left(keys, entry.sort_key())
+                pos = 1 if entry.state == "offered" else rank - sum(1 for o in offered if o < rank) + 1
+                found[ticket] = (clone_entry(entry), pos)
+            out[line] = LineChange(version, found, list(self._handle.get(line, ())))
         return out
 
     def _line_offers(self, line: str) -> list[str]:

@@ -376,29 +376,39 @@ if next(out) == nil then return '{}' end
 return cjson.encode(out)
 """
 
-# ARGV[4] line, [5..] tickets → JSON [[entry hash, position], ...] for those queued in the line:
-# position = 1 + waiting entries ahead (ZRANK minus the offered ones ahead); offered: 1
-LINE_POSITIONS = PRELUDE + """
-local lk = P .. 'line:' .. ARGV[4]
-local offered = {}
-for _, t in ipairs(redis.call('ZRANGE', P .. 'lo:' .. ARGV[4], 0, -1)) do
-  local r = redis.call('ZRANK', lk, t)
-  if r then offered[#offered + 1] = r end
-end
+# ARGV[4] JSON {line: [known version, [tickets]]} → JSON {line: [version, [[entry hash, position],
+# ...], [handle times, newest first]]} for the lines whose version moved; for the asked tickets
+# queued in the line: position = 1 + waiting entries ahead (ZRANK minus the offered ones ahead),
+# 1 when offered. One call per look, whatever the number of lines.
+LINE_CHANGES = PRELUDE + """
 local out = {}
-for i = 5, #ARGV do
-  local r = redis.call('ZRANK', lk, ARGV[i])
-  if r then
-    local h = redis.call('HGETALL', P .. 'e:' .. ARGV[i])
-    if #h > 0 then
-      local ahead = 0
-      for _, o in ipairs(offered) do if o < r then ahead = ahead + 1 end end
-      local state = redis.call('HGET', P .. 'e:' .. ARGV[i], 'state')
-      out[#out + 1] = {h, state == 'offered' and 1 or r - ahead + 1}
+for line, ask in pairs(cjson.decode(ARGV[4])) do
+  local v = tonumber(redis.call('HGET', P .. 'lv', line) or '0')
+  if v ~= ask[1] then
+    local lk = P .. 'line:' .. line
+    local offered = {}
+    for _, t in ipairs(redis.call('ZRANGE', P .. 'lo:' .. line, 0, -1)) do
+      local r = redis.call('ZRANK', lk, t)
+      if r then offered[#offered + 1] = r end
     end
+    local rows = {}
+    for _, t in ipairs(ask[2]) do
+      local r = redis.call('ZRANK', lk, t)
+      if r then
+        local h = redis.call('HGETALL', P .. 'e:' .. t)
+        if #h > 0 then
+          local ahead = 0
+          for _, o in ipairs(offered) do if o < r then ahead = ahead + 1 end end
+          local pos = r - ahead + 1
+          if redis.call('HGET', P .. 'e:' .. t, 'state') == 'offered' then pos = 1 end
+          rows[#rows + 1] = {h, pos}
+        end
+      end
+    end
+    out[line] = {v, rows, redis.call('LRANGE', P .. 'ht:' .. line, 0, -1)}
   end
 end
-if #out == 0 then return '[]' end
+if next(out) == nil then return '{}' end
 return cjson.encode(out)
 """
 

@@ -38,7 +38,7 @@ from helpdesk_queue import agents as agent_rules
 from helpdesk_queue import index
 from helpdesk_queue import redis_scripts as lua
 from helpdesk_queue.models import AgentPresence, WaitingEntry
-from helpdesk_queue.store import AgentChange
+from helpdesk_queue.store import AgentChange, LineChange
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class RedisQueueStore:
         self._base = [self.p, str(entry_ttl_s), str(agent_ttl_s)]
         names = ("ADD", "REMOVE", "CLAIM", "RELEASE", "RESERVE", "OFFER", "TAKE", "OPEN_LEVEL",
                  "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS",
-                 "LINE_POSITIONS", "SET_READY", "ROUTE_AGENT")  # fmt: skip
+                 "LINE_CHANGES", "SET_READY", "ROUTE_AGENT")  # fmt: skip
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in names}
         self._snapshot = client.register_script(SNAPSHOT)
 
@@ -312,12 +312,15 @@ class RedisQueueStore:
     async def heartbeat(self, agent_id: int, now: float) -> bool:
         return bool(await self._run("HEARTBEAT", agent_id, repr(now)))
 
-    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
-        if not tickets:
+    async def line_changes(self, known: dict[str, tuple[int, list[str]]]) -> dict[str, LineChange]:
+        if not known:
             return {}
-        rows = json.loads(await self._run("LINE_POSITIONS", line, *tickets))
-        found = [(decode_entry(_pairs(h)), int(pos)) for h, pos in rows or []]
-        return {e.ticket: (e, pos) for e, pos in found}
+        raw = json.loads(await self._run("LINE_CHANGES", json.dumps({k: [v, t] for k, (v, t) in known.items()})))
+        out: dict[str, LineChange] = {}
+        for line, (version, rows, samples) in (raw or {}).items():
+            found = {(e := decode_entry(_pairs(h))).ticket: (e, int(pos)) for h, pos in rows or []}
+            out[line] = LineChange(int(version), found, [float(x) for x in reversed(samples or [])])
+        return out
 
     async def ringing_without_offers(self) -> dict[int, int]:
         return {int(k): int(v) for k, v in json.loads(await self._run("LEAKS")).items()}

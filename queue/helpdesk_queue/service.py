@@ -360,26 +360,22 @@ class QueueService:
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
 
     async def line_statuses(
-        self,
-        followers: dict[str, list[str]],
-        agents: list[AgentPresence] | None = None,
-        handle_times: dict[str, list[float]] | None = None,
-    ) -> dict[str, QueueStatus]:
-        """Statuses of the given tickets of each line, reading only those entries (and the agents
-        and handle times, unless the caller passes recent ones): the cost follows the tickets
-        asked for, not the length of their lines."""
-        if not followers:
-            return {}
+        self, known: dict[str, tuple[int, list[str]]], agents: list[AgentPresence] | None = None
+    ) -> tuple[dict[str, int], dict[str, QueueStatus]]:
+        """For the lines whose version moved from the one given: their new versions and the
+        statuses of the given tickets, reading only those entries (and the agents, unless the
+        caller passes a recent list): the cost follows the tickets asked for, not the lines."""
+        changes = await self.store.line_changes(known)
+        if not changes:
+            return {}, {}
         agents, now = agents if agents is not None else await self.store.list_agents(), self._now()
         out: dict[str, QueueStatus] = {}
-        for line, tickets in followers.items():
-            found = await self.store.line_positions(line, tickets)
-            entries = [entry for entry, _ in found.values()]
-            ranks = {ticket: pos for ticket, (_, pos) in found.items()}
-            known = (handle_times or {}).get(line)
-            samples = {line: known if known is not None else await self.store.handle_times(line)}
+        for line, change in changes.items():
+            entries = [entry for entry, _ in change.found.values()]
+            ranks = {ticket: pos for ticket, (_, pos) in change.found.items()}
+            samples = {line: change.handle_times}
             out |= build_statuses(list(ranks), entries, agents, samples, now, self.settings, ranks=ranks)
-        return out
+        return {line: c.version for line, c in changes.items()}, out
 
     async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
         """Statuses of many tickets from one read (for a PositionsChanged event: pass its `lines`

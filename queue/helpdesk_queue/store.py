@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from helpdesk_queue.models import AgentPresence, WaitingEntry
 
 AgentChange = Callable[[AgentPresence], object]
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A line as its followers need it: version, (entry, position) of the asked tickets, handle times."""
+
+    version: int
+    found: dict[str, tuple[WaitingEntry, int]]
+    handle_times: list[float]
 
 
 class QueueStore(Protocol):
@@ -110,9 +120,10 @@ class QueueStore(Protocol):
         """Widen the entry's search to fallback `level` (index it at those units); None if gone."""
         ...
 
-    async def line_positions(self, line: str, tickets: list[str]) -> dict[str, tuple[WaitingEntry, int]]:
-        """For those of `tickets` queued in `line`: the entry and its position (1 + the waiting
-        entries ahead; 1 when offered). Reads only these entries and the line's offered ones."""
+    async def line_changes(self, known: dict[str, tuple[int, list[str]]]) -> dict[str, LineChange]:
+        """Positions by line in one call: for each line whose version differs from the one given,
+        its version, the asked tickets still queued in it with their positions (1 + the waiting
+        entries ahead; 1 when offered) and its handle times. Reads only those entries."""
         ...
 
     async def ringing_without_offers(self) -> dict[int, int]:

@@ -160,18 +160,25 @@ async def test_ringing_without_offers_finds_leaked_slots(store: QueueStore) -> N
     assert await store.ringing_without_offers() == {1: 1}
 
 
-async def test_line_positions_read_only_the_asked_entries(store: QueueStore) -> None:
-    line = f"{TOWN}:{ITEM}"
+async def test_line_changes_read_only_the_asked_entries_of_moved_lines(store: QueueStore) -> None:
+    line, other = f"{TOWN}:{ITEM}", f"{OTHER_TOWN}:{ITEM}"
     for i, ticket in enumerate("abcde"):
         await store.add_entry(make_entry(ticket, at=T0 + i))
     await store.add_entry(make_entry("vip", at=T0 + 9, priority=1))
     await store.add_entry(make_entry("other", chain=(OTHER_TOWN, COUNTY, CITY)))
     await store.upsert_agent(make_agent(1))
     assert await store.offer("b", 1, 0, T0 + 20) is not None  # offered: out of the count
-    got = await store.line_positions(line, ["a", "b", "d", "vip", "other", "gone"])
-    assert {t: pos for t, (_, pos) in got.items()} == {"vip": 1, "a": 2, "b": 1, "d": 4}
-    assert got["b"][0].state == "offered" and got["d"][0].ticket == "d"
-    assert await store.line_positions(line, []) == {}
+    await store.add_handle_time(line, 120.0, 50)
+    changes = await store.line_changes({line: (-1, ["a", "b", "d", "vip", "other", "gone"]), other: (-1, [])})
+    got = changes[line]
+    assert {t: pos for t, (_, pos) in got.found.items()} == {"vip": 1, "a": 2, "b": 1, "d": 4}
+    assert got.found["b"][0].state == "offered" and got.found["d"][0].ticket == "d"
+    assert got.handle_times == [120.0] and changes[other].found == {}
+    versions = {k: c.version for k, c in changes.items()}
+    assert await store.line_changes({k: (v, ["a"]) for k, v in versions.items()}) == {}  # nothing moved
+    await store.remove_entry("vip")
+    moved = await store.line_changes({k: (v, ["a"]) for k, v in versions.items()})
+    assert list(moved) == [line] and moved[line].found["a"][1] == 1
 
 
 async def test_line_statuses_match_the_full_read(harness: Harness) -> None:
@@ -182,8 +189,10 @@ async def test_line_statuses_match_the_full_read(harness: Harness) -> None:
         await svc.join(make_entry(f"c{i}", chain=(COUNTY, CITY), at=T0 + i))
     tickets = [f"t{i}" for i in range(6)] + ["c1", "c4"]
     full = await svc.statuses(tickets)
-    by_line = await svc.line_statuses({f"{TOWN}:{ITEM}": tickets[:6], f"{COUNTY}:{ITEM}": ["c1", "c4"]})
+    versions, by_line = await svc.line_statuses({f"{TOWN}:{ITEM}": (-1, tickets[:6]),
+                                                 f"{COUNTY}:{ITEM}": (-1, ["c1", "c4"])})  # fmt: skip
     assert by_line == full and {s.state for s in full.values()} == {"offered", "waiting"}
+    assert set(versions) == {f"{TOWN}:{ITEM}", f"{COUNTY}:{ITEM}"}
 
 
 async def test_set_ready_follows_the_agent_rules(store: QueueStore) -> None:
