@@ -115,10 +115,7 @@ class LinePositions:
         known = {line: (-1 if line in self.dirty else self.versions.get(line, -1), sorted(tickets))
                  for line, tickets in self.followers.items()}  # fmt: skip
         self.dirty = set()
-        now = asyncio.get_running_loop().time()
-        if self._agents is None or now - self._agents[0] >= AGENTS_S:
-            self._agents = (now, await self.journey.queue.store.list_agents())
-        versions, statuses = await self.journey.queue.line_statuses(known, self._agents[1])
+        versions, statuses = await self.journey.queue.line_statuses(known, self._staff)
         self.versions.update(versions)
         sent = 0
         for line in versions:
@@ -134,6 +131,13 @@ class LinePositions:
                     self.sent[ticket] = key
                     sent += 1
         return sent
+
+    async def _staff(self) -> list[Any]:
+        """The agents, read at most once per AGENTS_S (and only when a followed line moved)."""
+        now = asyncio.get_running_loop().time()
+        if self._agents is None or now - self._agents[0] >= AGENTS_S:
+            self._agents = (now, await self.journey.queue.store.list_agents())
+        return self._agents[1]
 
     async def _flush_loop(self) -> None:
         while True:

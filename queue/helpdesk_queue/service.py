@@ -360,21 +360,25 @@ class QueueService:
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
 
     async def line_statuses(
-        self, known: dict[str, tuple[int, list[str]]], agents: list[AgentPresence] | None = None
+        self,
+        known: dict[str, tuple[int, list[str]]],
+        agents: Callable[[], Awaitable[list[AgentPresence]]] | None = None,
     ) -> tuple[dict[str, int], dict[str, QueueStatus]]:
         """For the lines whose version moved from the one given: their new versions and the
-        statuses of the given tickets, reading only those entries (and the agents, unless the
-        caller passes a recent list): the cost follows the tickets asked for, not the lines."""
+        statuses of the given tickets, reading only those entries (and the agents, through
+        `agents` when given, e.g. a cache; only when a line moved): the cost follows the tickets
+        asked for, not the length of their lines."""
         changes = await self.store.line_changes(known)
         if not changes:
             return {}, {}
-        agents, now = agents if agents is not None else await self.store.list_agents(), self._now()
+        now = self._now()
+        staff = await agents() if agents is not None else await self.store.list_agents()
         out: dict[str, QueueStatus] = {}
         for line, change in changes.items():
             entries = [entry for entry, _ in change.found.values()]
             ranks = {ticket: pos for ticket, (_, pos) in change.found.items()}
             samples = {line: change.handle_times}
-            out |= build_statuses(list(ranks), entries, agents, samples, now, self.settings, ranks=ranks)
+            out |= build_statuses(list(ranks), entries, staff, samples, now, self.settings, ranks=ranks)
         return {line: c.version for line, c in changes.items()}, out
 
     async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
