@@ -455,7 +455,7 @@ def report(res: dict[str, Any]) -> str:
         f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
         f"commands/s: " + ", ".join(f"{k} {v:.0f}/s" for k, v in res["background"].items()) + ".",
         f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
-        f"{res['agents'] + res['applicants']} sockets took {res['connect_s']:.0f} s.",
+        f"{res['agents'] + res['sockets']} sockets took {res['connect_s']:.0f} s.",
         f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
         f"{platform.python_version()}, {os.cpu_count()} cores, load average {res['load_before']:.1f} before "
         f"pairing and {load:.1f} at the end (other sessions share the machine: latency is wall-clock under "
