@@ -26,17 +26,21 @@ CHECK, ABSENT = "a:", "A:"
 
 
 async def arm(journey: Journey, tickets: Iterable[str], kind: str = ABSENT) -> None:
+    """Arm (or move) these tickets' timers of one kind: one command for all of them."""
     grace = journey.state.settings.reconnect_grace_s
     due = journey.now().timestamp() + (grace if kind == ABSENT else grace / 2)
-    other = CHECK if kind == ABSENT else ABSENT
-    store = journey.queue.store
-    for ticket in tickets:
-        await store.set_timer(kind + ticket, due)
-        await store.clear_timers([other + ticket], due)
+    await journey.queue.store.set_timers({kind + ticket: due for ticket in tickets})
+
+
+async def socket_closed(journey: Journey, ticket: str) -> None:
+    """The waiting applicant's last socket closed: they leave one grace from now unless back."""
+    await arm(journey, [ticket], ABSENT)
+    due = journey.now().timestamp() + journey.state.settings.reconnect_grace_s
+    await journey.queue.store.clear_timers([CHECK + ticket], due)  # the absence runs from now
 
 
 async def sweep(journey: Journey) -> None:
-    """Leader only: act on the presence timers that are due."""
+    """Leader only: act on the presence timers that are due (one presence read for all of them)."""
     from helpdesk.journey.service import applicant_member
 
     store, now = journey.queue.store, journey.now().timestamp()
@@ -44,10 +48,13 @@ async def sweep(journey: Journey) -> None:
     if not due:
         return
     online = await journey.hub.online([applicant_member(key[2:]) for key in due])  # one round trip
-    here = [key[2:] for key in due if applicant_member(key[2:]) in online]
+    here = {key[2:] for key in due if applicant_member(key[2:]) in online}
+    gone = [key for key in due if key[2:] not in here]
+    # Online: check again later (an absence armed by a recent disconnect stays: it re-checks).
+    # A check that finds no socket starts the absence; an absence that finds none ends the wait.
     await arm(journey, here, CHECK)
-    await arm(journey, [key[2:] for key in due if key[:2] == CHECK and key[2:] not in here], ABSENT)
-    for key in due:
-        if key[:2] == ABSENT and key[2:] not in here:
-            await store.clear_timers([key], now)
+    await arm(journey, [key[2:] for key in gone if key[:2] == CHECK], ABSENT)
+    await store.clear_timers([key for key in due if key[:2] == ABSENT or key[2:] not in here], now)
+    for key in gone:
+        if key[:2] == ABSENT:
             await journey.queue.leave(key[2:])

@@ -314,7 +314,7 @@ class Journey:
         if await self.hub.is_online(member):
             return  # replaced by a newer socket
         if member.startswith("a:") and await self.queue.store.get_entry(member[2:]) is not None:
-            await absence.arm(self, [member[2:]])  # waiting: leaves unless back within the grace
+            await absence.socket_closed(self, member[2:])  # waiting: leaves unless back within the grace
         for room in await self.hub.rooms_of(member):
             if member in room.dropped:
                 async with self.state.sessions() as session:

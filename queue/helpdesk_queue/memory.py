@@ -316,6 +316,10 @@ class MemoryQueueStore:
     async def set_timer(self, key: str, due: float) -> None:
         self._arm(key, due)
 
+    async def set_timers(self, timers: dict[str, float]) -> None:
+        for key, due in timers.items():
+            self._arm(key, due)
+
     async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
         end = bisect.bisect_right(self._due, (now, "\uffff"))
         return [(k, d) for d, k in self._due[: min(end, limit)]]

@@ -327,10 +327,14 @@ class RedisQueueStore:
 
     # ---- timers and line versions --------------------------------------------------------------
     async def set_timer(self, key: str, due: float) -> None:
-        async with self.r.pipeline(transaction=False) as pipe:
-            pipe.zadd(f"{self.p}due", {key: due})
-            pipe.expire(f"{self.p}due", self.entry_ttl_s)
-            await pipe.execute()
+        await self.set_timers({key: due})
+
+    async def set_timers(self, timers: dict[str, float]) -> None:
+        if timers:
+            async with self.r.pipeline(transaction=False) as pipe:
+                pipe.zadd(f"{self.p}due", timers)
+                pipe.expire(f"{self.p}due", self.entry_ttl_s)
+                await pipe.execute()
 
     async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
         rows = cast(list[tuple[str, float]], await self.r.zrangebyscore(

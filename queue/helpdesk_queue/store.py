@@ -145,6 +145,10 @@ class QueueStore(Protocol):
         clears its `o:`, `f:`, `a:` and `A:` timers."""
         ...
 
+    async def set_timers(self, timers: dict[str, float]) -> None:
+        """set_timer for many at once (one command on Redis)."""
+        ...
+
     async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
         """Timers due at `now`, soonest first; they stay armed until cleared or moved."""
         ...

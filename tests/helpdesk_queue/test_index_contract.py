@@ -111,8 +111,7 @@ async def test_take_offer_verdicts(store: QueueStore) -> None:
 
 async def test_timers_fire_in_order_and_moved_ones_stay(store: QueueStore) -> None:
     await store.set_timer("f:a", T0 + 60)
-    await store.set_timer("w:3", T0 + 10)
-    await store.set_timer("a:b", T0 + 90)
+    await store.set_timers({"w:3": T0 + 10, "a:b": T0 + 90})
     assert await store.due_timers(T0 + 60) == [("w:3", T0 + 10), ("f:a", T0 + 60)]
     await store.set_timer("f:a", T0 + 120)  # re-armed while being handled
     await store.clear_timers(["w:3", "f:a"], T0 + 60)
