@@ -424,8 +424,7 @@ class Journey:
 
     async def heartbeat(self) -> None:
         """Every process, every tick: its agents' sockets are alive, so their presence is."""
-        for agent_id in list(self.local_agents):
-            await self.queue.heartbeat(agent_id)
+        await self.queue.heartbeats(sorted(self.local_agents))  # one round trip for all of them
 
     async def tick(self) -> None:
         """Leader only, once a second: offer timeouts and fallbacks, presence expiry, waiting

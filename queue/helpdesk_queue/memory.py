@@ -302,6 +302,9 @@ class MemoryQueueStore:
                 out[agent.agent_id] = offers
         return out
 
+    async def heartbeats(self, agent_ids: list[int], now: float) -> set[int]:
+        return {a for a in agent_ids if await self.heartbeat(a, now)}
+
     # ---- timers and line versions --------------------------------------------------------------
     def _arm(self, key: str, due: float) -> None:
         self._disarm(key)

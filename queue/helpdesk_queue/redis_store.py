@@ -325,6 +325,16 @@ class RedisQueueStore:
     async def ringing_without_offers(self) -> dict[int, int]:
         return {int(k): int(v) for k, v in json.loads(await self._run("LEAKS")).items()}
 
+    async def heartbeats(self, agent_ids: list[int], now: float) -> set[int]:
+        if not agent_ids:
+            return set()
+        script = self._scripts["HEARTBEAT"]
+        async with self.r.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                await script(args=[*self._base, str(agent_id), repr(now)], client=pipe)
+            alive = await pipe.execute()
+        return {a for a, ok in zip(agent_ids, alive, strict=True) if ok}
+
     # ---- timers and line versions --------------------------------------------------------------
     async def set_timer(self, key: str, due: float) -> None:
         await self.set_timers({key: due})

@@ -209,6 +209,10 @@ class QueueService:
         """Keep the agent's presence alive; False when unknown or expired (call agent_online again)."""
         return await self.store.heartbeat(agent_id, self._now())
 
+    async def heartbeats(self, agent_ids: list[int]) -> set[int]:
+        """heartbeat() for all of a process's agents in one round trip; the ones still alive."""
+        return await self.store.heartbeats(agent_ids, self._now())
+
     async def _offered_to(self, ticket: str, agent_id: int) -> WaitingEntry:
         entry = await self.store.get_entry(ticket)
         if entry is None:

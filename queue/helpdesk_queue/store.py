@@ -139,6 +139,10 @@ class QueueStore(Protocol):
         """Refresh last_heartbeat in one step; False when unknown or offline."""
         ...
 
+    async def heartbeats(self, agent_ids: list[int], now: float) -> set[int]:
+        """heartbeat() for many agents in one round trip; returns those known and not offline."""
+        ...
+
     async def set_timer(self, key: str, due: float) -> None:
         """Arm (or move) one timer: `o:`/`f:{ticket}` (offer timeout, fallback), `a:`/`A:{ticket}`
         (the app's presence check and absence), `w:{agent_id}` (wrap-up end). Removing an entry

@@ -144,6 +144,8 @@ async def test_heartbeat_and_expiry_read_only_stale_agents(store: QueueStore) ->
     await store.upsert_agent(make_agent(2, heartbeat=T0))
     assert await store.heartbeat(2, T0 + 40)
     assert not await store.heartbeat(99, T0 + 40)
+    assert await store.heartbeats([2, 99], T0 + 41) == {2} and await store.heartbeats([], T0) == set()
+    assert (await store.get_agent(2)).last_heartbeat == T0 + 41  # type: ignore[union-attr]
     assert await store.expire_stale(T0 + 50, 45) == [1]
     assert not await store.heartbeat(1, T0 + 51)  # offline until it comes back online
     assert await store.expire_stale(T0 + 50, 45) == []
