@@ -18,7 +18,7 @@ Key layout (every key under the deployment's prefix, every key with an expiry; d
   {p}q:ht:{line}     list   newest handle times of a line         TTL handle_ttl_s
   {p}q:route-lock    string redis-py lock around a scan-mode routing pass   PX route_lock_s
 Score = -priority·1e10 + enqueued_at; reads re-sort by the exact key, so float rounding never
-reorders anyone. Scripts (redis_scripts.py) build key names from the prefix: meant for a
+reorders anyone. Scripts (redis_scripts.py, redis_routing.py) build key names from the prefix: meant for a
 standalone Redis (or one cluster slot via a {hash tag} prefix). The client must be created with
 decode_responses=True.
 """
@@ -35,8 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from helpdesk_queue import agents as agent_rules
-from helpdesk_queue import index
-from helpdesk_queue import redis_scripts as lua
+from helpdesk_queue import index, redis_routing, redis_scripts
 from helpdesk_queue.models import AgentPresence, WaitingEntry
 from helpdesk_queue.store import AgentChange, LineChange
 
@@ -143,7 +142,8 @@ class RedisQueueStore:
         names = ("ADD", "REMOVE", "CLAIM", "RELEASE", "RESERVE", "OFFER", "TAKE", "OPEN_LEVEL",
                  "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS",
                  "LINE_CHANGES", "SET_READY", "ROUTE_AGENT")  # fmt: skip
-        self._scripts = {name: client.register_script(getattr(lua, name)) for name in names}
+        source = {name: getattr(redis_routing, name, None) or getattr(redis_scripts, name) for name in names}
+        self._scripts = {name: client.register_script(text) for name, text in source.items()}
         self._snapshot = client.register_script(SNAPSHOT)
 
     async def _run(self, name: str, *args: object) -> Any:
