@@ -10,7 +10,14 @@ pairing from INFO commandstats deltas (the background rate measured while idle i
 Runs its own redis-server on a free port (so other users of 6379 do not skew the counts) and a
 fresh PostgreSQL schema in database `test`; both are removed at the end.
 
+Two runs, each on fresh processes, Redis and schema: the baseline with the full-scan planner
+(HELPDESK_QUEUE_ROUTING=scan: every routing pass and tick reads the whole queue and every agent),
+then routing by index (the default). `--sockets N` opens sockets for the first N applicants only
+(the heads of the lines, who get paired): a 10,000-waiting run with the same 1,000 sockets keeps
+the position fan-out per line equal, so the CPU per pairing shows what the queue's length costs.
+
     .venv/bin/python bench/bench_pairing.py [--applicants 1000] [--agents 300] [--lines 10]
+        [--sockets N] [--routing both|index|scan] [--write]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -40,6 +48,7 @@ import asyncpg  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from helpdesk_queue import WaitingEntry  # noqa: E402
 from helpdesk_queue.redis_store import RedisQueueStore  # noqa: E402
+from pairing_report import section  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -82,9 +91,8 @@ class Sock:
     on_offer: Any = None
 
     async def open(self) -> dict[str, Any]:
-        self.ws = await connect(
-            self.proc.ws_url, additional_headers={"Cookie": self.cookie}, max_queue=None, open_timeout=30
-        )
+        self.ws = await connect(self.proc.ws_url, additional_headers={"Cookie": self.cookie},
+                                max_queue=None, open_timeout=30)
         welcome = json.loads(await self.ws.recv())
         self.reader = asyncio.create_task(self._read())
         return dict(welcome)
@@ -144,22 +152,8 @@ class RedisServer:
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
@@ -223,10 +217,12 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) - before.get(k, 0)}
 
 
-async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int, lines: int) -> dict[str, Any]:
+async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int,
+               lines: int, grace_s: float) -> dict[str, Any]:
     """Units, items, agents; applicants with their work orders (queued) and their queue entries,
     written straight into PostgreSQL and Redis (queueing 1,000 through HTTP would take minutes
-    and is not what is measured)."""
+    and is not what is measured), with the presence-check timers a join arms (spread over their
+    period, as arrivals spread them)."""
     engine = make_engine(db_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
@@ -237,75 +233,42 @@ async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents
         dept = await make_department(s, name="市场监管")
         items = [await make_item(s, department=dept, units=[county], name=f"事项{i}") for i in range(lines)]
         pw = _default_hash()
-        staff = [
-            Staff(
-                username=f"bench{i}",
-                display_name=f"帮办{i}",
-                password_hash=pw,
-                role=Role.agent,
-                unit_id=county.id,
-                capacity=1,
-                kb_editor=False,
-                is_active=True,
-                created_at=T0,
-            )
-            for i in range(agents)
-        ]
+        staff = [Staff(username=f"bench{i}", display_name=f"帮办{i}", password_hash=pw, role=Role.agent,
+                       unit_id=county.id, capacity=1, kb_editor=False, is_active=True, created_at=T0)
+                 for i in range(agents)]
         s.add_all(staff)
         await s.flush()
-        s.add_all(
-            StaffSkill(staff_id=st.id, item_id=items[i % lines].id, department_id=None) for i, st in enumerate(staff)
-        )
+        s.add_all(StaffSkill(staff_id=st.id, item_id=items[i % lines].id, department_id=None)
+                  for i, st in enumerate(staff))
         people = [Applicant(name=f"申请人{i}", created_at=T0) for i in range(applicants)]
         s.add_all(people)
         await s.flush()
         now = datetime.now(UTC)
-        orders = [
-            WorkOrder(
-                number=f"B{i:09d}",
-                applicant_id=person.id,
-                item_id=items[i % lines].id,
-                unit_id=county.id,
-                status=WorkOrderStatus.queued,
-                channel=Channel.video,
-                priority=0,
-                queued_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            for i, person in enumerate(people)
-        ]
+        orders = [WorkOrder(number=f"B{i:09d}", applicant_id=person.id, item_id=items[i % lines].id,
+                            unit_id=county.id, status=WorkOrderStatus.queued, channel=Channel.video, priority=0,
+                            queued_at=now, created_at=now, updated_at=now) for i, person in enumerate(people)]
         s.add_all(orders)  # one batch: what create_request does, minus its per-row event
         await s.flush()
-        entries = [
-            WaitingEntry(
-                ticket=wo.applicant_id,
-                work_order_id=wo.id,
-                unit_chain=[county.id, city.id],
-                item_id=wo.item_id,
-                department_id=dept.id,
-                enqueued_at=now.timestamp() - applicants + i,
-            )
-            for i, wo in enumerate(orders)
-        ]
+        entries = [WaitingEntry(ticket=wo.applicant_id, work_order_id=wo.id, unit_chain=[county.id, city.id],
+                                item_id=wo.item_id, department_id=dept.id, enqueued_at=now.timestamp() - applicants + i)
+                   for i, wo in enumerate(orders)]
         await s.commit()
-        out = {
-            "county": county.code,
-            "items": [it.code for it in items],
-            "staff": [(st.id, st.password_hash[-12:]) for st in staff],
-            "applicants": [a.id for a in people],
-            "rooms": {e.work_order_id: i for i, e in enumerate(entries)},
-        }
+        out = {"county": county.code, "items": [it.code for it in items],
+               "staff": [(st.id, st.password_hash[-12:]) for st in staff], "applicants": [a.id for a in people],
+               "rooms": {e.work_order_id: i for i, e in enumerate(entries)}}
     await engine.dispose()
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     store = RedisQueueStore(client, prefix=prefix)
     for entry in entries:
         await store.add_entry(entry)
+    t = time.time()
+    rng = random.Random(7)
+    await client.zadd(prefix + "q:due", {f"a:{e.ticket}": t + rng.uniform(0, grace_s / 2) for e in entries})
     await client.aclose()
     return out
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -318,19 +281,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     procs: list[Proc] = []
     socks: list[Sock] = []
     try:
-        log(
-            f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
-            f"(PostgreSQL schema {schema})"
-        )
-        data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines)
-        env = cluster_env(
-            db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120, reconnect_grace_s=120
-        )
+        log(f"seeding {args.applicants} applicants, {args.agents} agents, {args.lines} lines "
+            f"(PostgreSQL schema {schema})")
+        grace_s = 120
+        data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines, grace_s)
+        env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120,
+                          reconnect_grace_s=grace_s, queue_routing=routing)
         procs = [Proc(n, free_port(), env, tmp / f"proc-{n}.log") for n in ("A", "B")]
         for p in procs:
             p.start(profile=Path(args.profile) / f"proc-{p.name}.prof" if args.profile else None)
             await p.wait_ready(60)
-        log(f"two processes up: {procs[0].url}, {procs[1].url}")
+        log(f"two processes up ({routing} routing): {procs[0].url}, {procs[1].url}")
         csrf = SIGNER.new_csrf_token()
 
         def staff_cookie(sid: int, pv: str) -> str:
@@ -341,10 +302,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         agents = [Sock(f"s:{sid}", procs[i % 2], staff_cookie(sid, pv)) for i, (sid, pv) in enumerate(data["staff"])]
         # Line i % lines; process (i // lines) % 2: every line has applicants on both processes.
-        applicants = [
-            Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
-            for i, aid in enumerate(data["applicants"])
-        ]
+        applicants = [Sock(f"a:{aid}", procs[(i // args.lines) % 2], applicant_cookie(aid))
+                      for i, aid in enumerate(data["applicants"][: args.sockets or None])]
         socks = agents + applicants
 
         async def accept(sock: Sock, offer: dict[str, Any]) -> None:
@@ -356,7 +315,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await gather_limited(50, [a.open() for a in agents], "agent sockets (away)")
         await gather_limited(50, [a.open() for a in applicants], "applicant sockets")
         connect_s = time.monotonic() - t
-        by_room = {room: applicants[i] for room, i in data["rooms"].items()}
+        by_room = {room: applicants[i] for room, i in data["rooms"].items() if i < len(applicants)}
         r = aioredis.Redis.from_url(redis_url, decode_responses=True)
         assert await r.zcard(prefix + "q:all") == args.applicants
         load_before = os.getloadavg()[0]
@@ -389,15 +348,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             t_agent, msg = await asyncio.wait_for(joined, 30)
             applicant = by_room[msg["room"]]
             t_app, _ = await asyncio.wait_for(applicant.wait("room.joined"), 30)
-            pairings.append(
-                {
-                    "ms": (max(t_agent, t_app) - t0) * 1000,
-                    "room": msg["room"],
-                    "agent": agent,
-                    "applicant": applicant,
-                    "cross": agent.proc is not applicant.proc,
-                }
-            )
+            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "room": msg["room"], "agent": agent,
+                             "applicant": applicant, "cross": agent.proc is not applicant.proc})
             if (n + 1) % 50 == 0:
                 recent = [p["ms"] for p in pairings[-50:]]
                 log(f"  paired {n + 1}/{len(agents)}: last 50 p50 {statistics.median(recent):.1f} ms")
@@ -410,11 +362,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)
         sent_pair, trips_pair = monitor_counts(capture, w_pair, w_pair_end)
         sent_bg = {k: v / (w_idle_end - w_idle) for k, v in sent_idle.items() if k != "info"}
-        sent_net = {
-            k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
-            for k, v in sent_pair.items()
-            if k != "info"
-        }
+        sent_net = {k: (v - sent_bg.get(k, 0) * (w_pair_end - w_pair)) / len(pairings)
+                    for k, v in sent_pair.items() if k != "info"}
         sent_per_pairing = {k: v for k, v in sent_net.items() if v >= 0.5}
         idle_len, pair_len = w_idle_end - w_idle, w_pair_end - w_pair
         trips_per = (trips_pair - trips_idle / idle_len * pair_len) / len(pairings)
@@ -436,46 +385,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 agent.waiters.pop("signal", None)
                 got = agent.wait("signal")
                 t0 = time.perf_counter()
-                await pair["applicant"].send(
-                    {
-                        "type": "signal",
-                        "room": pair["room"],
-                        "candidate": {
-                            "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.2 {40000 + i} typ host",
-                            "sdpMid": "0",
-                            "sdpMLineIndex": 0,
-                        },
-                    }
-                )
+                await pair["applicant"].send({"type": "signal", "room": pair["room"], "candidate": {
+                    "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.2 {40000 + i} typ host",
+                    "sdpMid": "0", "sdpMLineIndex": 0}})
                 t1, _ = await asyncio.wait_for(got, 10)
                 relay[kind].append((t1 - t0) * 1000)
         log("relay measured")
         await r.aclose()
         ms = [p["ms"] for p in pairings]
         return {
-            "applicants": args.applicants,
-            "agents": args.agents,
-            "lines": args.lines,
-            "connect_s": connect_s,
-            "pairings": len(pairings),
-            "pair_p50": pct(ms, 50),
-            "pair_p99": pct(ms, 99),
-            "pair_max": max(ms),
+            "routing": routing, "sockets": len(applicants),
+            "applicants": args.applicants, "agents": args.agents, "lines": args.lines, "connect_s": connect_s,
+            "pairings": len(pairings), "pair_p50": pct(ms, 50), "pair_p99": pct(ms, 99), "pair_max": max(ms),
             "pair_cross_p50": pct([p["ms"] for p in pairings if p["cross"]], 50),
             "pair_same_p50": pct([p["ms"] for p in pairings if not p["cross"]], 50),
-            "pair_s": pair_s,
-            "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
-            "per_pairing": per_pairing,
-            "per_pairing_total": sum(per_pairing.values()),
-            "sent_per_pairing": sent_per_pairing,
-            "sent_total": sum(sent_per_pairing.values()),
-            "sent_bg_per_s": sum(sent_bg.values()),
-            "trips": trips_per,
-            "trips_bg": trips_idle / idle_len,
-            "cpu_ms": cpu_per * 1000,
-            "redis_cpu_ms": rcpu_per * 1000,
-            "cpu_bg": cpu_bg,
-            "rcpu_bg": rcpu_bg,
+            "pair_s": pair_s, "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
+            "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
+            "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
+            "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per, "trips_bg": trips_idle / idle_len,
+            "cpu_ms": cpu_per * 1000, "redis_cpu_ms": rcpu_per * 1000, "cpu_bg": cpu_bg, "rcpu_bg": rcpu_bg,
             "load_before": load_before,
             "background_per_s": sum(background.values()),
             "background": dict(sorted(background.items(), key=lambda kv: -kv[1])[:6]),
@@ -527,7 +455,7 @@ def report(res: dict[str, Any]) -> str:
         f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
         f"commands/s: " + ", ".join(f"{k} {v:.0f}/s" for k, v in res["background"].items()) + ".",
         f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
-        f"{res['agents'] + res['applicants']} sockets took {res['connect_s']:.0f} s.",
+        f"{res['agents'] + res['sockets']} sockets took {res['connect_s']:.0f} s.",
         f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
         f"{platform.python_version()}, {os.cpu_count()} cores, load average {res['load_before']:.1f} before "
         f"pairing and {load:.1f} at the end (other sessions share the machine: latency is wall-clock under "
@@ -538,19 +466,38 @@ def report(res: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--applicants", type=int, default=1000)
+    ap.add_argument("--applicants", default="1000", help="waiting applicants; a comma list runs each size")
     ap.add_argument("--agents", type=int, default=300)
     ap.add_argument("--lines", type=int, default=10, help="waiting lines (items) the applicants spread over")
+    ap.add_argument("--sockets", type=int, default=0, help="open sockets for the first N applicants only (0: all)")
+    ap.add_argument("--routing", choices=("both", "index", "scan"), default="both",
+                    help="both: the scan baseline, then routing by index, in the same invocation")
     ap.add_argument("--relay-samples", type=int, default=200)
     ap.add_argument("--relay-rooms", type=int, default=50)
     ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
     ap.add_argument("--profile", default=None, help="run the processes under cProfile, files in this folder")
-    ap.add_argument("--timeout-s", type=float, default=178.0, help="hard bound of the whole run")
-    ap.add_argument("--budget-s", type=float, default=130.0, help="stop pairing after this much run time")
+    ap.add_argument("--timeout-s", type=float, default=420.0, help="hard bound of each run")
+    ap.add_argument("--budget-s", type=float, default=150.0, help="stop pairing after this much run time")
+    ap.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     args = ap.parse_args()
-    res = asyncio.run(asyncio.wait_for(run(args), args.timeout_s))
+    sizes = [int(n) for n in str(args.applicants).split(",")]
+    modes = ["scan", "index"] if args.routing == "both" else [args.routing]
+    results = []
+    for size in sizes:
+        for mode in modes:
+            args.applicants = size
+            res = asyncio.run(asyncio.wait_for(run(args, mode), args.timeout_s))
+            print()
+            print(f"### {size} waiting, {mode} routing")
+            print(report(res))
+            results.append(res)
+    text = section(results, ".venv/bin/python bench/bench_pairing.py " + " ".join(sys.argv[1:]))
     print()
-    print(report(res))
+    print(text)
+    if args.write:
+        from results import write_section
+
+        print(f"written to {write_section('Pairing by index', text)}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         120.0, description="Longest wrap-up after a call; the console ends it sooner by going ready."
     )
     default_handle_time_s: float = 300.0
+    queue_routing: Literal["index", "scan"] = Field(
+        "index", description="Routing by index (reads only what a change touches); `scan` re-reads the "
+        "whole queue on every change and is kept only as the benchmark's baseline.")
 
     # Accountability (helpdesk.accountability): follow-up deadlines in business seconds (paused
     # outside opening hours, weekends and holidays); a policy per item/unit overrides them.

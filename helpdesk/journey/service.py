@@ -33,7 +33,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
+from helpdesk.journey import absence
 from helpdesk.journey.context import offer_context, peer_names
+from helpdesk.journey.positions import LinePositions
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.logs import log_context
 from helpdesk.state import AppState
@@ -76,6 +78,8 @@ class Journey:
         # when this process (again) becomes the leader: a count from an earlier term is stale.
         self.offline_since: dict[str, float] = {}
         self._accepted_at: dict[str, float] = {}  # ticket -> when this process took its accept (metrics)
+        self.positions = LinePositions(self)  # started by the wiring
+        self._outbox: list[tuple[str, Any]] = []  # messages of the queue operation being emitted
 
     # ---- helpers -----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -91,7 +95,12 @@ class Journey:
 
     async def room_joined(self, wo: WorkOrder, member: str, resumed: bool) -> p.RoomJoined:
         async with self.state.sessions() as session:
-            agent_side, applicant_side = await peer_names(session, wo)
+            names = await peer_names(session, wo)
+        return self.room_joined_message(wo, member, resumed, names)
+
+    def room_joined_message(self, wo: WorkOrder, member: str, resumed: bool,
+                            names: tuple[dict[str, Any], dict[str, Any]]) -> p.RoomJoined:
+        agent_side, applicant_side = names
         is_applicant = member.startswith("a:")
         return p.RoomJoined(room=wo.id, work_order=wo.id, role="applicant" if is_applicant else "agent",
                             polite=is_applicant, peer=agent_side if is_applicant else applicant_side,
@@ -119,12 +128,14 @@ class Journey:
                 ctx = await offer_context(session, wo, event.waited_s, event.fallback_level)
                 await session.commit()
             timeout = max(0.0, event.expires_at - now.timestamp())
-            await self.send(staff_member(event.agent_id), p.Offer(
+            self.send_soon(staff_member(event.agent_id), p.Offer(
                 ticket=event.ticket, work_order=event.work_order_id, expires_at=event.expires_at,
                 timeout_s=round(timeout, 1), context=ctx))
-            await self.push_status(event.ticket)
+            self.send_soon(applicant_member(event.ticket), p.QueueStatus(  # needs no read
+                ticket=event.ticket, work_order=event.work_order_id, state="offered", position=1,
+                expected_wait_s=0.0, fallback_level=event.fallback_level))
         elif isinstance(event, OfferRevoked):
-            await self.send(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
+            self.send_soon(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
             if event.reason != "left":
                 async with self.state.sessions() as session:
                     wo = await self.open_request(session, event.ticket)
@@ -134,12 +145,12 @@ class Journey:
                 await self.push_status(event.ticket)
         elif isinstance(event, Connected):
             await self.connect_call(event)
-        elif isinstance(event, PositionsChanged):
-            statuses = await self.queue.statuses(event.tickets, event.lines)
-            await self.hub.send_many([(applicant_member(ticket), self.status_message(status))  # one round trip
-                                      for ticket, status in statuses.items()])
+        elif isinstance(event, PositionsChanged):  # by line: see positions.py
+            self.positions.changed(event.lines, event.joined)
+            if event.joined:
+                await absence.arm(self, [ticket for ticket, _ in event.joined], absence.CHECK)
         elif isinstance(event, AgentStateChanged):
-            await self.send(staff_member(event.agent_id), p.AgentState(
+            self.send_soon(staff_member(event.agent_id), p.AgentState(
                 state=event.state, active_calls=event.active_calls, capacity=event.capacity,
                 missed_offers=event.missed_offers))
         elif isinstance(event, Abandoned):
@@ -148,8 +159,25 @@ class Journey:
                 if wo is not None:
                     await wos.mark_abandoned(session, wo, waited_s=event.waited_s, now=now)
                     await session.commit()
-            await self.send(applicant_member(event.ticket), p.QueueStatus(
+            self.send_soon(applicant_member(event.ticket), p.QueueStatus(
                 ticket=event.ticket, work_order=event.work_order_id, state="abandoned"))
+
+    def send_soon(self, member: str, message: Any) -> None:
+        """A message caused by a queue event: sent with the others of its operation (flush_queued)."""
+        self._outbox.append((member, message))
+
+    async def flush_queued(self) -> None:
+        """After each queue operation's events: their socket messages in one pipelined round trip,
+        then the line changes (one publish)."""
+        out, self._outbox = self._outbox, []
+        try:
+            if out:
+                await self.hub.send_many(out)
+            await self.positions.publish()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("%d queue messages not delivered: Redis unavailable", len(out))
 
     @staticmethod
     def status_message(status: Any) -> p.QueueStatus:
@@ -162,7 +190,7 @@ class Journey:
     async def push_status(self, ticket: str) -> None:
         status = await self.queue.status(ticket)
         if status is not None:
-            await self.send(applicant_member(ticket), self.status_message(status))
+            self.send_soon(applicant_member(ticket), self.status_message(status))
 
     async def open_request(self, session: Any, applicant_id: str) -> WorkOrder | None:
         wo: WorkOrder | None = await session.scalar(
@@ -181,6 +209,7 @@ class Journey:
                 return
             await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
                                     fallback_level=event.fallback_level, now=now)
+            names = await peer_names(session, wo)
             await session.commit()
         if wo.transferred_from_id is not None:  # a warm transfer: the first leg ends as the second opens
             previous = await self.hub.get_room(wo.transferred_from_id)
@@ -191,9 +220,9 @@ class Journey:
         await self.hub.open_room(wo.id, (a_member, s_member),
                                  {"work_order": wo.id, "line": event.line, "agent_id": agent.id,
                                   "applicant_id": wo.applicant_id, "answered_at": now.timestamp()})
-        await self.send(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
-        for member in (a_member, s_member):
-            await self.send(member, await self.room_joined(wo, member, resumed=False))
+        self.send_soon(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
+        for m in (a_member, s_member):
+            self.send_soon(m, self.room_joined_message(wo, m, False, names))
         accepted_at = self._accepted_at.pop(event.ticket, None)
         if accepted_at is not None:  # offer accepted → room open and both told
             metrics.observe_pairing(time.perf_counter() - accepted_at)
@@ -251,9 +280,12 @@ class Journey:
             extra["agent"] = {"state": agent.state, "active_calls": agent.active_calls,
                               "capacity": agent.capacity, "missed_offers": agent.missed_offers}
         elif member.startswith("a:"):
-            status = await self.queue.status(member[2:])
-            if status is not None:
-                extra["ticket"] = self.status_message(status).model_dump()
+            entry = await self.queue.store.get_entry(member[2:])
+            status = await self.queue.status(member[2:]) if entry is not None else None
+            if entry is not None and status is not None:
+                message = self.status_message(status)
+                extra["ticket"] = message.model_dump()
+                self.positions.follow(entry.ticket, entry.line, sent=message)
         for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
@@ -286,8 +318,12 @@ class Journey:
             log.warning("member %s disconnected while Redis is unavailable; the drop is not recorded", member)
 
     async def _on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
+        if member.startswith("a:") and self.hub.local_connection(member) is None:
+            self.positions.forget(member[2:])
         if await self.hub.is_online(member):
             return  # replaced by a newer socket (the drop itself is recorded by the hub's listener)
+        if member.startswith("a:") and await self.queue.store.get_entry(member[2:]) is not None:
+            await absence.socket_closed(self, member[2:])  # waiting: leaves unless back within the grace
         # Told to reconnect to another process (shutdown): the agent is not going offline; the
         # presence TTL takes them off if they do not come back.
         if staff is not None and role == "agent" and not self.endpoint.draining:
@@ -382,23 +418,6 @@ class Journey:
         for m in room.members:
             await self.send(m, out)
 
-    async def sweep_absent_applicants(self) -> None:
-        """A waiting applicant without a socket anywhere keeps their place for the grace, then leaves."""
-        now = self.now().timestamp()
-        waiting = {e.ticket for e in await self.queue.store.list_waiting()}
-        for ticket in list(self.offline_since):
-            if ticket not in waiting:
-                del self.offline_since[ticket]
-        online = await self.hub.online([applicant_member(t) for t in waiting])  # one round trip
-        for ticket in waiting:
-            if applicant_member(ticket) in online:
-                self.offline_since.pop(ticket, None)
-                continue
-            since = self.offline_since.setdefault(ticket, now)
-            if now - since > self.state.settings.reconnect_grace_s:
-                del self.offline_since[ticket]
-                await self.queue.leave(ticket)
-
     # ---- time ----------------------------------------------------------------------------------
     def became_leader(self) -> None:
         """This process now runs the timers: what an earlier term saw may be stale."""
@@ -408,8 +427,7 @@ class Journey:
     async def heartbeat(self) -> None:
         """Every process, every tick: its agents' sockets are alive, so their presence is; the
         expected wait's history is re-read when the hour changes."""
-        for agent_id in list(self.local_agents):
-            await self.queue.heartbeat(agent_id)
+        await self.queue.heartbeats(sorted(self.local_agents))  # one round trip for all of them
         try:
             await self.wait_history.refresh(self.now())
         except (SQLAlchemyError, OSError) as exc:  # the database is down: keep the last seeds
@@ -419,7 +437,7 @@ class Journey:
         """Leader only, once a second: offer timeouts and fallbacks, presence expiry, waiting
         applicants gone past the grace, calls whose drop grace ran out."""
         await self.queue.tick()
-        await self.sweep_absent_applicants()
+        await absence.sweep(self)
         for expired in await self.endpoint.sweep():
             by = expired.dropped[0] if expired.dropped else None
             await self.end_call(expired.room, reason="dropped", by=by, closed=True)

@@ -43,7 +43,7 @@ def queue_settings(state: AppState) -> QueueSettings:
     return QueueSettings(offer_timeout_s=s.offer_timeout_s,
                          missed_offers_before_away=s.missed_offers_before_away,
                          fallback_after_s=s.fallback_after_s, default_handle_time_s=s.default_handle_time_s,
-                         wrapup_s=s.wrapup_s, presence_ttl_s=presence_ttl_s(state))
+                         wrapup_s=s.wrapup_s, presence_ttl_s=presence_ttl_s(state), routing=s.queue_routing)
 
 
 def presence_ttl_s(state: AppState) -> float:
@@ -89,10 +89,11 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     journey.wait_history = WaitHistory(state)  # refreshed hourly by journey.heartbeat
     journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
                                  emit=journey.on_queue_event, settings=queue_settings(state),
-                                 history=journey.wait_history)
+                                 history=journey.wait_history, flush=journey.flush_queued)
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey
+    await journey.positions.start(stack)
     state.components["journey_backends"] = backends.kind
     log.info("journey backends: %s%s", backends.kind,
              f" (prefix {s.redis_prefix!r})" if backends.kind == "redis" else "")

@@ -152,10 +152,13 @@ def build_statuses(
     now: float,
     settings: QueueSettings,
     history: HistorySource | None = None,
+    ranks: Mapping[str, int] | None = None,
 ) -> dict[str, QueueStatus]:
     """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent talk times and
-    wrapup_key(unit) → recent wrap-up times; `history` gives each line's seed."""
-    pos = positions(entries)
+    wrapup_key(unit) → recent wrap-up times; `history` gives each line's seed. `ranks`: positions
+    already known (the store's line_positions), so `entries` may hold only the asked tickets instead
+    of their whole lines."""
+    pos = dict(ranks) if ranks is not None else positions(entries)
     by_ticket = {e.ticket: e for e in entries}
     out: dict[str, QueueStatus] = {}
     seen: dict[tuple[object, ...], tuple[int, int, int]] = {}  # applicants alike share the staffing

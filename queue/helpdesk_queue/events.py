@@ -46,10 +46,13 @@ class Connected:
 
 @dataclass(frozen=True)
 class PositionsChanged:
-    """Positions may have moved for these tickets (every queued ticket of the affected lines)."""
+    """Positions may have moved in these lines. Routing by index leaves `tickets` empty (the app
+    refreshes the applicants of a line by line); `joined` names the (ticket, line) pairs that
+    entered the queue in this change, so the process holding such a socket starts following it."""
 
     tickets: tuple[str, ...]
     lines: tuple[str, ...]
+    joined: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

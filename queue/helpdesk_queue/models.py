@@ -42,6 +42,9 @@ class WaitingEntry:
     # A warm transfer to a named colleague: only that agent is offered the entry, until they decline
     # or miss it; then the pin lapses and the entry is routed like any other (nobody loses their turn).
     pinned_agent: int | None = None
+    # Fallback levels opened so far: the routing index holds the entry at unit_chain[0..reach]. The
+    # dispatcher raises it when the entry's fallback timer fires (docs/queue.md, "Indexes").
+    reach: int = 0
 
     def __post_init__(self) -> None:
         if not self.unit_chain:
@@ -131,6 +134,9 @@ class QueueSettings:
     wrapup_s: float = 0.0
     presence_ttl_s: float = 45.0  # no heartbeat for this long: the agent goes offline
     aht_window: int = 50  # handle-time samples kept per line
+    # "index": routing reads only the heads and agent sets a change touches (the default);
+    # "scan": every pass reads the whole queue and every agent (the benchmark's baseline only).
+    routing: str = "index"
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,24 @@
 """The shared backend for several processes: Redis hashes and sorted sets, Lua for the races.
 
-Key layout (every key under the deployment's prefix, every key with an expiry):
+Key layout (every key under the deployment's prefix, every key with an expiry; docs/redis.md):
   {p}q:e:{ticket}    hash   one waiting entry                    TTL entry_ttl_s, refreshed on write
   {p}q:all           zset   every queued ticket, score below      TTL entry_ttl_s
   {p}q:line:{line}   zset   the tickets of one line (unit:item)   TTL entry_ttl_s
-  {p}q:a:{agent_id}  hash   one agent's presence                  TTL agent_ttl_s, refreshed on write
+  {p}q:r:{set}       zset   waiting entries a routing set holds   TTL entry_ttl_s
+                            ({unit}:i:{item}, {unit}:d:{dept}, pin:{agent_id}; see index.py)
+  {p}q:ao:{agent_id} set    tickets ringing at the agent          TTL entry_ttl_s
+  {p}q:due           zset   timers (o:/f:/a:{ticket}, w:{agent}), score = due time
+  {p}q:lo:{line}     zset   the offered entries of a line (positions skip them)   TTL entry_ttl_s
+  {p}q:lv            hash   line → version (advanced on every change of the line)
+  {p}q:a:{agent_id}  hash   one agent's presence (+ `ik` its sets, `v` its version)
+  {p}q:ai:{set}      zset   routable agents of a (unit, skill) set, score = load·1e10 +
+                            idle_since, member = the id zero-padded to 12 digits   TTL agent_ttl_s
+  {p}q:hb            zset   agents not offline, score = last heartbeat           TTL agent_ttl_s
   {p}q:agents        set    known agent ids                       TTL agent_ttl_s
   {p}q:ht:{line}     list   newest handle times of a line         TTL handle_ttl_s
-  {p}q:route-lock    string redis-py lock around a routing pass   PX route_lock_s
+  {p}q:route-lock    string redis-py lock around a scan-mode routing pass   PX route_lock_s
 Score = -priority·1e10 + enqueued_at; reads re-sort by the exact key, so float rounding never
-reorders anyone. Snapshots read hashes by key names built in Lua from the prefix: meant for a
+reorders anyone. Scripts (redis_scripts.py, redis_routing.py) build key names from the prefix: meant for a
 standalone Redis (or one cluster slot via a {hash tag} prefix). The client must be created with
 decode_responses=True.
 """
@@ -20,54 +29,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError, WatchError
+from redis.exceptions import LockError
 
 from helpdesk_queue import agents as agent_rules
+from helpdesk_queue import index, redis_routing, redis_scripts
 from helpdesk_queue.models import AgentPresence, WaitingEntry
-from helpdesk_queue.store import AgentChange
+from helpdesk_queue.store import AgentChange, LineChange
 
 log = logging.getLogger(__name__)
 
-# waiting → offered, only when still waiting: of concurrent claimers exactly one sees 'waiting'.
-CLAIM = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'offered', 'to', ARGV[1], 'lvl', ARGV[2], 'exp', ARGV[3])
-return 1
-"""
-# offered (to ARGV[1]) → waiting; ARGV[2] == '1' adds the agent to the entry's declined list.
-RELEASE = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'to', 'declined')
-if f[1] ~= 'offered' or f[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'waiting', 'to', '', 'exp', '')
-if ARGV[2] == '1' then
-  local d = f[3] or ''
-  for id in string.gmatch(d, '[^,]+') do if id == ARGV[1] then return 1 end end
-  if d == '' then d = ARGV[1] else d = d .. ',' .. ARGV[1] end
-  redis.call('HSET', KEYS[1], 'declined', d)
-end
-return 1
-"""
-# One free slot of a working agent for an offer (the same rule as agents.reserve).
-RESERVE = """
-local f = redis.call('HMGET', KEYS[1], 'state', 'cap', 'calls', 'pending')
-if f[1] ~= 'ready' and f[1] ~= 'offered' and f[1] ~= 'busy' then return 0 end
-local pending = tonumber(f[4])
-if tonumber(f[3]) + pending >= tonumber(f[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'pending', pending + 1, 'state', 'offered')
-return 1
-"""
-# Read and delete an entry and its zset memberships in one step (KEYS: entry, all, line).
-REMOVE = """
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return h end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return h
-"""
 # Every hash a zset or set indexes, as one JSON string: one round trip and a C-speed parse instead
 # of a thousand replies parsed in Python. Members whose hash expired are dropped on the way.
 # KEYS[1] the index; ARGV[1] the hash key prefix; ARGV[2] 'z' (sorted set) or 's' (set).
@@ -91,8 +64,10 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _score(entry: WaitingEntry) -> float:
-    return -entry.priority * 1e10 + entry.enqueued_at
+def _listing(raw: str) -> list[dict[str, str]]:
+    """Hashes from a script's cjson (an empty Lua table encodes as {})."""
+    value = json.loads(raw)
+    return [_pairs(h) for h in value] if isinstance(value, list) else []
 
 
 def _opt(value: str) -> float | None:
@@ -106,7 +81,8 @@ def encode_entry(e: WaitingEntry) -> dict[str, str]:
         "to": "" if e.offered_to is None else str(e.offered_to), "lvl": str(e.fallback_level),
         "exp": "" if e.offer_expires_at is None else repr(e.offer_expires_at), "line": e.line,
         "declined": ",".join(str(a) for a in e.declined_by),
-        "pin": "" if e.pinned_agent is None else str(e.pinned_agent),
+        "pin": "" if e.pinned_agent is None else str(e.pinned_agent), "reach": str(e.reach),
+        "sc": repr(index.entry_score(e)),
     }  # fmt: skip
 
 
@@ -116,7 +92,7 @@ def decode_entry(h: dict[str, str]) -> WaitingEntry:
         priority=int(h["prio"]), enqueued_at=float(h["at"]), state=h["state"],  # type: ignore[arg-type]
         offered_to=int(h["to"]) if h["to"] else None, fallback_level=int(h["lvl"]),
         offer_expires_at=_opt(h["exp"]), declined_by=[int(a) for a in h["declined"].split(",") if a],
-        pinned_agent=int(h["pin"]) if h.get("pin") else None,
+        pinned_agent=int(h["pin"]) if h.get("pin") else None, reach=int(h.get("reach") or 0),
     )  # fmt: skip
 
 
@@ -126,7 +102,7 @@ def encode_agent(a: AgentPresence) -> dict[str, str]:
         "depts": json.dumps(sorted(a.department_ids)), "cap": str(a.capacity), "calls": str(a.active_calls),
         "pending": str(a.pending_offers), "state": a.state, "idle": repr(a.idle_since),
         "missed": str(a.missed_offers), "hb": repr(a.last_heartbeat),
-        "wrap": "" if a.wrapup_until is None else repr(a.wrapup_until),
+        "wrap": "" if a.wrapup_until is None else repr(a.wrapup_until), "ik": " ".join(index.agent_keys(a)),
     }  # fmt: skip
 
 
@@ -139,8 +115,12 @@ def decode_agent(h: dict[str, str]) -> AgentPresence:
     )  # fmt: skip
 
 
+def _flat(mapping: dict[str, str]) -> list[str]:
+    return [x for kv in mapping.items() for x in kv]
+
+
 class RedisQueueStore:
-    """QueueStore on Redis; claim, release, reserve and remove are Lua scripts, agent updates CAS."""
+    """QueueStore on Redis: every change is one Lua script that keeps the indexes in step."""
 
     def __init__(
         self,
@@ -158,24 +138,27 @@ class RedisQueueStore:
         self.p = f"{prefix}q:"
         self.entry_ttl_s, self.agent_ttl_s, self.handle_ttl_s = entry_ttl_s, agent_ttl_s, handle_ttl_s
         self.route_lock_s = route_lock_s
-        self._claim = client.register_script(CLAIM)
-        self._release = client.register_script(RELEASE)
-        self._reserve = client.register_script(RESERVE)
-        self._remove = client.register_script(REMOVE)
+        self._base = [self.p, str(entry_ttl_s), str(agent_ttl_s)]
+        names = ("ADD", "REMOVE", "CLAIM", "RELEASE", "RESERVE", "OFFER", "TAKE", "OPEN_LEVEL",
+                 "UPSERT_AGENT", "CAS_AGENT", "HEARTBEAT", "HEADS", "AGENTS_FOR", "CLEAR_TIMERS", "LEAKS",
+                 "LINE_CHANGES", "SET_READY", "ROUTE_AGENT")  # fmt: skip
+        source = {name: getattr(redis_routing, name, None) or getattr(redis_scripts, name) for name in names}
+        self._scripts = {name: client.register_script(text) for name, text in source.items()}
         self._snapshot = client.register_script(SNAPSHOT)
+
+    async def _run(self, name: str, *args: object) -> Any:
+        return await self._scripts[name](args=[*self._base, *(str(a) for a in args)])
 
     def _e(self, ticket: str) -> str:
         return f"{self.p}e:{ticket}"
-
-    def _line(self, line: str) -> str:
-        return f"{self.p}line:{line}"
 
     def _a(self, agent_id: int) -> str:
         return f"{self.p}a:{agent_id}"
 
     @asynccontextmanager
     async def route_lock(self) -> AsyncIterator[object]:
-        """One routing pass at a time across processes; if the lock is slow, route anyway (safe)."""
+        """One scan-mode routing pass at a time across processes; if the lock is slow, route anyway
+        (safe). Routing by index needs no lock: each offer is one atomic script."""
         key, wait = f"{self.p}route-lock", self.route_lock_s
         lock = self.r.lock(key, timeout=wait, sleep=0.005, blocking_timeout=wait)
         got = await lock.acquire()
@@ -190,24 +173,13 @@ class RedisQueueStore:
                 except LockError:
                     log.warning("routing pass outlived its %.1f s lock", self.route_lock_s)
 
+    # ---- entries -------------------------------------------------------------------------------
     async def add_entry(self, entry: WaitingEntry) -> None:
-        key, all_key, line_key = self._e(entry.ticket), f"{self.p}all", self._line(entry.line)
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping=encode_entry(entry))  # type: ignore[arg-type]
-            pipe.zadd(all_key, {entry.ticket: _score(entry)})
-            pipe.zadd(line_key, {entry.ticket: _score(entry)})
-            for k in (key, all_key, line_key):
-                pipe.expire(k, self.entry_ttl_s)
-            await pipe.execute()
+        fields = encode_entry(entry)
+        await self._run("ADD", entry.ticket, entry.line, fields["sc"], *_flat(fields))
 
     async def remove_entry(self, ticket: str) -> WaitingEntry | None:
-        line = cast(str | None, await self.r.hget(self._e(ticket), "line"))
-        if line is None:
-            return None
-        flat: list[str] = await self._remove(
-            keys=[self._e(ticket), f"{self.p}all", self._line(line)], args=[ticket]
-        )
+        flat: list[str] = await self._run("REMOVE", ticket)
         return decode_entry(_pairs(flat)) if flat else None
 
     async def get_entry(self, ticket: str) -> WaitingEntry | None:
@@ -215,28 +187,20 @@ class RedisQueueStore:
         return decode_entry(h) if h else None
 
     async def list_waiting(self, line: str | None = None) -> list[WaitingEntry]:
-        zkey = f"{self.p}all" if line is None else self._line(line)
+        zkey = f"{self.p}all" if line is None else f"{self.p}line:{line}"
         flat = json.loads(await self._snapshot(keys=[zkey], args=[f"{self.p}e:", "z"]))
         entries = [decode_entry(_pairs(h)) for h in flat]
         return sorted((e for e in entries if line is None or e.line == line), key=WaitingEntry.sort_key)
 
     async def claim(self, ticket: str, agent_id: int, fallback_level: int, expires_at: float) -> bool:
-        args = [str(agent_id), str(fallback_level), repr(expires_at)]
-        return bool(await self._claim(keys=[self._e(ticket)], args=args))
+        return bool(await self._run("CLAIM", ticket, agent_id, fallback_level, repr(expires_at)))
 
     async def release(self, ticket: str, agent_id: int, exclude_agent: bool) -> bool:
-        args = [str(agent_id), "1" if exclude_agent else "0"]
-        return bool(await self._release(keys=[self._e(ticket)], args=args))
+        return bool(await self._run("RELEASE", ticket, agent_id, "1" if exclude_agent else "0"))
 
+    # ---- agents --------------------------------------------------------------------------------
     async def upsert_agent(self, agent: AgentPresence) -> None:
-        key, set_key = self._a(agent.agent_id), f"{self.p}agents"
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping=encode_agent(agent))  # type: ignore[arg-type]
-            pipe.expire(key, self.agent_ttl_s)
-            pipe.sadd(set_key, str(agent.agent_id))
-            pipe.expire(set_key, self.agent_ttl_s)
-            await pipe.execute()
+        await self._run("UPSERT_AGENT", agent.agent_id, *_flat(encode_agent(agent)))
 
     async def get_agent(self, agent_id: int) -> AgentPresence | None:
         h = cast(dict[str, str], await self.r.hgetall(self._a(agent_id)))
@@ -247,28 +211,24 @@ class RedisQueueStore:
         return sorted((decode_agent(_pairs(h)) for h in flat), key=lambda a: a.agent_id)
 
     async def reserve_agent(self, agent_id: int) -> bool:
-        return bool(await self._reserve(keys=[self._a(agent_id)]))
+        return bool(await self._run("RESERVE", agent_id))
 
     async def update_agent(self, agent_id: int, change: AgentChange) -> AgentPresence | None:
-        """Optimistic check-and-set: WATCH the hash, apply the rule in Python, retry on a race."""
-        key = self._a(agent_id)
-        async with self.r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    h = cast(dict[str, str], await pipe.hgetall(key))
-                    if not h:
-                        await pipe.reset()
-                        return None
-                    agent = decode_agent(h)
-                    change(agent)
-                    pipe.multi()
-                    pipe.hset(key, mapping=encode_agent(agent))  # type: ignore[arg-type]
-                    pipe.expire(key, self.agent_ttl_s)
-                    await pipe.execute()
-                    return agent
-                except WatchError:
-                    continue
+        """Optimistic check-and-set on the hash's version `v`: read, apply the rule in Python, write
+        only the fields it changed if nobody wrote in between (else read again)."""
+        while True:
+            h = cast(dict[str, str], await self.r.hgetall(self._a(agent_id)))
+            if not h:
+                return None
+            agent = decode_agent(h)
+            change(agent)
+            new = encode_agent(agent)
+            changed = [x for k, v in new.items() if h.get(k) != v for x in (k, v)]
+            verdict = int(await self._run("CAS_AGENT", agent_id, h.get("v", "0"), *changed))
+            if verdict == 1:
+                return agent
+            if verdict == -1:
+                return None
 
     async def expire_stale(self, now: float, ttl_s: float) -> list[int]:
         expired: dict[int, bool] = {}  # the last attempt's verdict wins when a CAS retries
@@ -278,10 +238,11 @@ class RedisQueueStore:
             if expired[agent.agent_id]:
                 agent_rules.expire(agent)
 
-        for agent in await self.list_agents():
-            if agent.state != "offline" and agent.last_heartbeat < now - ttl_s:
-                await self.update_agent(agent.agent_id, expire_if_stale)
-        return sorted(a for a, stale in expired.items() if stale)
+        stale = cast(list[str], await self.r.zrangebyscore(f"{self.p}hb", "-inf", f"({now - ttl_s!r}"))
+        for agent_id in stale:
+            if await self.update_agent(int(agent_id), expire_if_stale) is None:
+                await self.r.zrem(f"{self.p}hb", agent_id)  # its hash expired
+        return sorted(a for a, gone in expired.items() if gone)
 
     async def add_handle_time(self, line: str, seconds: float, keep: int) -> None:
         key = f"{self.p}ht:{line}"
@@ -294,3 +255,116 @@ class RedisQueueStore:
     async def handle_times(self, line: str) -> list[float]:
         values = cast(list[str], await self.r.lrange(f"{self.p}ht:{line}", 0, -1))
         return [float(v) for v in reversed(values)]
+
+    # ---- routing by index ----------------------------------------------------------------------
+    async def heads_for_agents(self, agent_ids: list[int]) -> tuple[list[AgentPresence], list[WaitingEntry]]:
+        if not agent_ids:
+            return [], []
+        agents, entries = json.loads(await self._run("HEADS", *agent_ids))
+        return ([decode_agent(_pairs(h)) for h in agents or []],
+                [decode_entry(_pairs(h)) for h in entries or []])  # fmt: skip
+
+    async def agents_for_entry(self, entry: WaitingEntry) -> list[tuple[int, AgentPresence]]:
+        pin = entry.active_pin
+        if pin is not None:
+            agent = await self.get_agent(pin)
+            if agent is None or not agent.routable or agent.unit_id not in entry.unit_chain:
+                return []
+            return [(entry.unit_chain.index(agent.unit_id), agent)]
+        top = min(entry.reach, len(entry.unit_chain) - 1)
+        levels = [" ".join(index.level_keys(entry, level)) for level in range(top + 1)]
+        declined = ",".join(str(a) for a in entry.declined_by)
+        level, found = json.loads(await self._run("AGENTS_FOR", declined, *levels))
+        return [(level, decode_agent(_pairs(h))) for h in found or []]
+
+    async def offer(self, ticket: str, agent_id: int, fallback_level: int, expires_at: float) -> AgentPresence | None:
+        flat: list[str] = await self._run("OFFER", ticket, agent_id, fallback_level, repr(expires_at))
+        return decode_agent(_pairs(flat)) if flat else None
+
+    async def route_agent(
+        self, agent_id: int, expires_at: float
+    ) -> tuple[WaitingEntry, AgentPresence, int] | None:
+        got = await self._run("ROUTE_AGENT", agent_id, repr(expires_at))
+        if not got:
+            return None
+        return decode_entry(_pairs(got[0])), decode_agent(_pairs(got[1])), int(got[2])
+
+    async def take_offer(
+        self, ticket: str, agent_id: int, now: float
+    ) -> tuple[str, WaitingEntry | None, AgentPresence | None]:
+        verdict, flat, agent = await self._run("TAKE", ticket, agent_id, repr(now))
+        return (str(verdict), decode_entry(_pairs(flat)) if flat else None,
+                decode_agent(_pairs(agent)) if agent else None)  # fmt: skip
+
+    async def offers_of(self, agent_id: int) -> list[WaitingEntry]:
+        tickets = cast(list[str], await self.r.smembers(f"{self.p}ao:{agent_id}"))
+        entries = [await self.get_entry(t) for t in tickets]
+        return sorted((e for e in entries if e is not None and e.offered_to == agent_id), key=WaitingEntry.sort_key)
+
+    async def open_level(self, ticket: str, level: int) -> WaitingEntry | None:
+        flat: list[str] = await self._run("OPEN_LEVEL", ticket, level)
+        return decode_entry(_pairs(flat)) if flat else None
+
+    async def set_ready(self, agent_id: int, now: float) -> AgentPresence | None:
+        flat: list[str] = await self._run("SET_READY", agent_id, repr(now))
+        return decode_agent(_pairs(flat)) if flat else None
+
+    async def heartbeat(self, agent_id: int, now: float) -> bool:
+        return bool(await self._run("HEARTBEAT", agent_id, repr(now)))
+
+    async def line_changes(self, known: dict[str, tuple[int, list[str]]]) -> dict[str, LineChange]:
+        if not known:
+            return {}
+        raw = json.loads(await self._run("LINE_CHANGES", json.dumps({k: [v, t] for k, (v, t) in known.items()})))
+        out: dict[str, LineChange] = {}
+        for line, (version, rows, samples) in (raw or {}).items():
+            found = {(e := decode_entry(_pairs(h))).ticket: (e, int(pos)) for h, pos in rows or []}
+            out[line] = LineChange(int(version), found, [float(x) for x in reversed(samples or [])])
+        return out
+
+    async def ringing_without_offers(self) -> dict[int, int]:
+        return {int(k): int(v) for k, v in json.loads(await self._run("LEAKS")).items()}
+
+    async def heartbeats(self, agent_ids: list[int], now: float) -> set[int]:
+        if not agent_ids:
+            return set()
+        script = self._scripts["HEARTBEAT"]
+        async with self.r.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                await script(args=[*self._base, str(agent_id), repr(now)], client=pipe)
+            alive = await pipe.execute()
+        return {a for a, ok in zip(agent_ids, alive, strict=True) if ok}
+
+    # ---- timers and line versions --------------------------------------------------------------
+    async def set_timer(self, key: str, due: float) -> None:
+        await self.set_timers({key: due})
+
+    async def set_timers(self, timers: dict[str, float]) -> None:
+        if timers:
+            async with self.r.pipeline(transaction=False) as pipe:
+                pipe.zadd(f"{self.p}due", timers)
+                pipe.expire(f"{self.p}due", self.entry_ttl_s)
+                await pipe.execute()
+
+    async def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, float]]:
+        rows = cast(list[tuple[str, float]], await self.r.zrangebyscore(
+            f"{self.p}due", "-inf", repr(now), start=0, num=limit, withscores=True))  # fmt: skip
+        return [(str(k), float(s)) for k, s in rows]
+
+    async def clear_timers(self, keys: list[str], now: float) -> None:
+        if keys:
+            await self._run("CLEAR_TIMERS", repr(now), *keys)
+
+    async def bump_lines(self, lines: list[str]) -> None:
+        if lines:
+            async with self.r.pipeline(transaction=False) as pipe:
+                for line in lines:
+                    pipe.hincrby(f"{self.p}lv", line, 1)
+                pipe.expire(f"{self.p}lv", self.entry_ttl_s)
+                await pipe.execute()
+
+    async def line_versions(self, lines: list[str]) -> dict[str, int]:
+        if not lines:
+            return {}
+        values = await self.r.hmget(f"{self.p}lv", lines)
+        return {line: int(v or 0) for line, v in zip(lines, values, strict=True)}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import TypeVar
 
 from helpdesk_queue import agents as rules
 from helpdesk_queue.dispatch import Batch as _Batch
-from helpdesk_queue.dispatch import finish, repair_leaks, route
+from helpdesk_queue.dispatch import finish, repair_leaks, route, route_indexed
 from helpdesk_queue.estimate import HistorySource, build_statuses, wrapup_key
 from helpdesk_queue.events import (
     Abandoned,
@@ -41,6 +42,7 @@ from helpdesk_queue.routing import reachable_level
 from helpdesk_queue.store import QueueStore
 
 log = logging.getLogger(__name__)
+WRAPUP_SAMPLES_TTL_S = 10.0
 T = TypeVar("T")
 
 
@@ -55,9 +57,12 @@ class QueueService:
         emit: EventSink,
         settings: QueueSettings | None = None,
         history: HistorySource | None = None,
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.history = history  # each line's seed for the expected wait (helpdesk_queue.history)
+        self._flush = flush  # called after each operation's events: the sink may batch its writes
+        self._wrapup_cache: dict[str, tuple[float, list[float]]] = {}
         self.settings = settings or QueueSettings()
         self._now = now
         self._emit = emit
@@ -77,9 +82,11 @@ class QueueService:
                 error = exc
             if route:
                 await self._dispatch(batch)
-            await finish(self.store, batch)
+            await finish(self.store, batch, by_line=self.by_index)
         for event in batch.events:
             await self._emit(event)
+        if self._flush is not None and batch.events:
+            await self._flush()
         if error is not None:
             raise error
         return result  # type: ignore[return-value]
@@ -88,12 +95,21 @@ class QueueService:
         """Offer as many waiting applicants as free eligible agents allow (event-driven routing)."""
 
         async def op(batch: _Batch) -> list[Offered]:
+            if self.by_index:  # asked for explicitly: consider every agent with a free slot
+                batch.freed |= {a.agent_id for a in await self.store.list_agents() if a.routable}
             await self._dispatch(batch)
             return [e for e in batch.events if isinstance(e, Offered)]
 
         return await self._run(op, route=False)
 
+    @property
+    def by_index(self) -> bool:
+        return self.settings.routing != "scan"
+
     async def _dispatch(self, batch: _Batch) -> None:
+        if self.by_index:
+            await route_indexed(self.store, self.settings, self._now(), batch)
+            return
         async with self.store.route_lock():
             await route(self.store, self.settings, self._now(), batch)
 
@@ -109,11 +125,12 @@ class QueueService:
         missed = reason in ("timeout", "declined")
         if not await self.store.release(entry.ticket, agent_id, exclude_agent=missed):
             return
-        await self.store.update_agent(agent_id, self._settle("missed" if missed else "cancelled"))
+        batch.agent(await self.store.update_agent(agent_id, self._settle("missed" if missed else "cancelled")))
         log.info("offer of ticket %s to agent %s revoked: %s", entry.ticket, agent_id, reason)
         batch.events.append(OfferRevoked(entry.ticket, agent_id, reason))
         batch.lines.add(entry.line)
         batch.agents.add(agent_id)
+        batch.waiting[entry.ticket] = None
 
     async def join(self, entry: WaitingEntry) -> None:
         """Queue an applicant (enqueued_at = now when left at 0) and route at once."""
@@ -122,8 +139,14 @@ class QueueService:
             if not entry.enqueued_at:
                 entry.enqueued_at = self._now()
             entry.state, entry.offered_to, entry.offer_expires_at = "waiting", None, None
+            now, after = self._now(), self.settings.fallback_after_s
+            entry.reach = reachable_level(entry, now, after)
             await self.store.add_entry(entry)
             batch.lines.add(entry.line)
+            batch.waiting[entry.ticket] = entry
+            batch.joined[entry.ticket] = entry.line
+            if self.by_index and after > 0 and entry.reach < len(entry.unit_chain) - 1:
+                await self.store.set_timer(f"f:{entry.ticket}", entry.enqueued_at + (entry.reach + 1) * after)
 
         await self._run(op)
 
@@ -135,7 +158,7 @@ class QueueService:
             if entry is None:
                 return None
             if entry.state == "offered" and entry.offered_to is not None:
-                await self.store.update_agent(entry.offered_to, self._settle("cancelled"))
+                batch.agent(await self.store.update_agent(entry.offered_to, self._settle("cancelled")))
                 batch.events.append(OfferRevoked(ticket, entry.offered_to, "left"))
                 batch.agents.add(entry.offered_to)
             abandoned = Abandoned(ticket, entry.work_order_id, self._now() - entry.enqueued_at)
@@ -175,33 +198,29 @@ class QueueService:
 
     async def _set_state(self, agent_id: int, state: AgentState, batch: _Batch) -> AgentPresence:
         now = self._now()
-        was: list[AgentPresence] = []
-
-        def apply(a: AgentPresence) -> None:
-            was.append(clone_agent(a))
-            rules.set_state(a, state, now)
-
-        agent = await self.store.update_agent(agent_id, apply)
+        # Leaving wrap-up is agent-occupied time the expected wait counts: know the state before.
+        before = await self.store.get_agent(agent_id) if self.settings.wrapup_s > 0 else None
+        if state == "ready":  # the pairing path: one step
+            agent = await self.store.set_ready(agent_id, now)
+        else:
+            agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
         if agent is None:
             raise UnknownAgent(f"agent {agent_id} is not online")
-        if was:
-            await self._wrapup_done(was[-1], now)
+        if before is not None:
+            await self._wrapup_done(before, now)
+        batch.agent(agent)
         if state != "ready" and agent.pending_offers > 0:  # a ringing offer holds a pending slot
-            for entry in await self.store.list_waiting():
-                if entry.state == "offered" and entry.offered_to == agent_id:
-                    await self._revoke(entry, "taken", batch)
-        batch.agents.add(agent_id)
+            for entry in await self.store.offers_of(agent_id):
+                await self._revoke(entry, "taken", batch)
         return agent
 
     async def heartbeat(self, agent_id: int) -> bool:
         """Keep the agent's presence alive; False when unknown or expired (call agent_online again)."""
-        now = self._now()
+        return await self.store.heartbeat(agent_id, self._now())
 
-        def beat(agent: AgentPresence) -> None:
-            agent.last_heartbeat = now
-
-        agent = await self.store.update_agent(agent_id, beat)
-        return agent is not None and agent.state != "offline"
+    async def heartbeats(self, agent_ids: list[int]) -> set[int]:
+        """heartbeat() for all of a process's agents in one round trip; the ones still alive."""
+        return await self.store.heartbeats(agent_ids, self._now())
 
     async def _offered_to(self, ticket: str, agent_id: int) -> WaitingEntry:
         entry = await self.store.get_entry(ticket)
@@ -216,17 +235,15 @@ class QueueService:
 
         async def op(batch: _Batch) -> Connected:
             now = self._now()
-            entry = await self._offered_to(ticket, agent_id)
-            if entry.offer_expires_at is not None and now > entry.offer_expires_at:
+            verdict, entry, agent = await self.store.take_offer(ticket, agent_id, now)  # one atomic step
+            if entry is None:
+                raise UnknownTicket(f"ticket {ticket} is not in the queue")
+            if verdict == "not_offered":
+                raise NotOffered(f"ticket {ticket} is not offered to agent {agent_id}")
+            if verdict == "expired":
                 await self._revoke(entry, "timeout", batch)
                 raise OfferExpired(f"the offer of ticket {ticket} expired")
-            removed = await self.store.remove_entry(ticket)
-            if removed is None:
-                raise UnknownTicket(f"ticket {ticket} left the queue")
-            if removed.state != "offered" or removed.offered_to != agent_id:
-                await self.store.add_entry(removed)  # another process revoked it meanwhile
-                raise NotOffered(f"ticket {ticket} is no longer offered to agent {agent_id}")
-            await self.store.update_agent(agent_id, self._settle("accepted"))
+            batch.agent(agent)
             waited = now - entry.enqueued_at
             connected = Connected(
                 ticket, agent_id, entry.work_order_id, entry.fallback_level, waited, entry.line
@@ -257,38 +274,37 @@ class QueueService:
             if agent is None:
                 raise UnknownAgent(f"agent {agent_id} is not online")
             batch.lines.add(line)
-            batch.agents.add(agent_id)
+            batch.agent(agent)
+            if self.by_index:
+                await self.store.bump_lines([line])  # the line's handle time moved its estimates
+                if agent.state == "wrap_up" and agent.wrapup_until is not None:
+                    await self.store.set_timer(f"w:{agent_id}", agent.wrapup_until)
             return agent
 
         return await self._run(op)
 
     async def tick(self) -> None:
-        """Time-based changes: offer timeouts, presence expiry, wrap-up ends, fallback widening."""
+        """Time-based changes: presence expiry, then the timers that are due (offer timeouts,
+        fallback widening, wrap-up ends); reads nothing that is not due (scan mode: everything)."""
+        if not self.by_index:
+            await self._run(self._tick_scan)
+            return
 
         async def op(batch: _Batch) -> None:
-            now, s = self._now(), self.settings
-            async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
-                entries, agents = await self.store.list_waiting(), await self.store.list_agents()
-                self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
-            # One snapshot serves the whole tick (1,000 entries cost a few ms to read): every change
-            # below is an atomic store operation that re-checks the current state.
-            gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
-            batch.agents |= gone
-            for agent in agents:
-                if agent.agent_id not in gone and rules.finish_wrapup(clone_agent(agent), now):
-                    await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
-                    await self._wrapup_done(agent, now)
-                    batch.agents.add(agent.agent_id)
-            for entry in entries:
-                if entry.state == "offered" and entry.offered_to in gone:
+            now = self._now()
+            leaks = await self.store.ringing_without_offers()  # seen on two ticks running: freed
+            for agent_id in set(leaks) & self._leak_suspects:
+                log.warning("agent %s held a ringing slot without an offer; freeing it", agent_id)
+                batch.agent(await self.store.update_agent(
+                    agent_id, partial(rules.drop_leaked, offers=leaks[agent_id])))  # fmt: skip
+            self._leak_suspects = set(leaks) - self._leak_suspects
+            for agent_id in await self.store.expire_stale(now, self.settings.presence_ttl_s):
+                batch.agents.add(agent_id)
+                batch.seen.pop(agent_id, None)
+                for entry in await self.store.offers_of(agent_id):
                     await self._revoke(entry, "taken", batch)
-                elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
-                    await self._revoke(entry, "timeout", batch)
-                elif self._last_tick is not None and reachable_level(
-                    entry, now, s.fallback_after_s
-                ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
-                    batch.lines.add(entry.line)  # the search widened: the estimate may change
-            self._last_tick = now
+            done = [key for key, _ in await self.store.due_timers(now) if await self._fire(key, now, batch)]
+            await self.store.clear_timers(done, now)
 
         await self._run(op)
 
@@ -298,6 +314,65 @@ class QueueService:
             took = now - (before.wrapup_until - self.settings.wrapup_s)
             await self.store.add_handle_time(wrapup_key(before.unit_id), min(max(0.0, took), self.settings.wrapup_s),
                                              self.settings.aht_window)
+
+    async def _fire(self, key: str, now: float, batch: _Batch) -> bool:
+        """Act on one due timer; True when it is spent (the caller disarms it unless re-armed)."""
+        kind, _, ident = key.partition(":")
+        if kind == "o":  # offer timeout
+            entry = await self.store.get_entry(ident)
+            if entry is not None and entry.state == "offered" and (entry.offer_expires_at or now) >= now:
+                return False  # due exactly now: it times out after now, on the next tick
+            if entry is not None and entry.state == "offered":
+                await self._revoke(entry, "timeout", batch)
+        elif kind == "f":  # the entry's search widens to the next unit up
+            entry = await self.store.get_entry(ident)
+            after = self.settings.fallback_after_s
+            if entry is not None and after > 0:
+                level = reachable_level(entry, now, after)
+                widened = await self.store.open_level(ident, level)
+                if widened is not None and widened.state == "waiting":
+                    batch.waiting[ident] = widened
+                batch.lines.add(entry.line)
+                if level < len(entry.unit_chain) - 1:
+                    await self.store.set_timer(key, entry.enqueued_at + (level + 1) * after)
+        elif kind == "w":  # wrap-up over
+            was: list[AgentPresence] = []
+
+            def finish_wrapup(a: AgentPresence) -> None:
+                was.append(clone_agent(a))
+                rules.finish_wrapup(a, now)
+
+            agent = await self.store.update_agent(int(ident), finish_wrapup)
+            if was:
+                await self._wrapup_done(was[-1], now)
+            batch.agent(agent)
+        else:
+            return False  # not the queue's (abandonment timers belong to the app)
+        return True
+
+    async def _tick_scan(self, batch: _Batch) -> None:
+        """The scan-mode tick (benchmark baseline): one snapshot of every entry and agent."""
+        now, s = self._now(), self.settings
+        async with self.store.route_lock():  # no pass in flight: a ringing slot needs its offer
+            entries, agents = await self.store.list_waiting(), await self.store.list_agents()
+            self._leak_suspects = await repair_leaks(self.store, entries, agents, self._leak_suspects)
+        gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
+        batch.agents |= gone
+        for agent in agents:
+            if agent.agent_id not in gone and rules.finish_wrapup(clone_agent(agent), now):
+                await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
+                await self._wrapup_done(agent, now)
+                batch.agents.add(agent.agent_id)
+        for entry in entries:
+            if entry.state == "offered" and entry.offered_to in gone:
+                await self._revoke(entry, "taken", batch)
+            elif entry.state == "offered" and (entry.offer_expires_at or now) < now:
+                await self._revoke(entry, "timeout", batch)
+            elif self._last_tick is not None and reachable_level(
+                entry, now, s.fallback_after_s
+            ) != reachable_level(entry, self._last_tick, s.fallback_after_s):
+                batch.lines.add(entry.line)  # the search widened: the estimate may change
+        self._last_tick = now
 
     def reset_timers(self) -> None:
         """Forget what earlier ticks saw (leak suspects, the last tick time): call it when this
@@ -312,6 +387,40 @@ class QueueService:
         if entry is None:
             return None
         return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
+
+    async def line_statuses(
+        self,
+        known: dict[str, tuple[int, list[str]]],
+        agents: Callable[[], Awaitable[list[AgentPresence]]] | None = None,
+    ) -> tuple[dict[str, int], dict[str, QueueStatus]]:
+        """For the lines whose version moved from the one given: their new versions and the
+        statuses of the given tickets, reading only those entries (and the agents, through
+        `agents` when given, e.g. a cache; only when a line moved): the cost follows the tickets
+        asked for, not the length of their lines."""
+        changes = await self.store.line_changes(known)
+        if not changes:
+            return {}, {}
+        now = self._now()
+        staff = await agents() if agents is not None else await self.store.list_agents()
+        out: dict[str, QueueStatus] = {}
+        for line, change in changes.items():
+            entries = [entry for entry, _ in change.found.values()]
+            ranks = {ticket: pos for ticket, (_, pos) in change.found.items()}
+            samples = {line: change.handle_times}
+            for unit_id in {e.unit_id for e in entries}:
+                samples[wrapup_key(unit_id)] = await self._wrapup_samples(unit_id, now)
+            out |= build_statuses(list(ranks), entries, staff, samples, now, self.settings, self.history,
+                                  ranks=ranks)
+        return {line: c.version for line, c in changes.items()}, out
+
+    async def _wrapup_samples(self, unit_id: int, now: float) -> list[float]:
+        """A unit's recent wrap-up times, read at most every WRAPUP_SAMPLES_TTL_S per process: they
+        move slowly, and line changes come every 200 ms."""
+        key = wrapup_key(unit_id)
+        cached = self._wrapup_cache.get(key)
+        if cached is None or now - cached[0] > WRAPUP_SAMPLES_TTL_S:
+            cached = self._wrapup_cache[key] = (now, list(await self.store.handle_times(key)))
+        return cached[1]
 
     async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
         """Statuses of many tickets from one read (for a PositionsChanged event: pass its `lines`

@@ -93,6 +93,7 @@ class Hub(Protocol):
     async def rooms_of(self, member: str) -> list[Room]: ...
     async def close_room(self, room_id: str) -> Room | None: ...
     async def expire(self, now: float) -> list[ExpiredRoom]: ...
+    def local_connection(self, member: str) -> Connection | None: ...
 
 
 class MemoryHub:
@@ -150,6 +151,10 @@ class MemoryHub:
 
     async def is_online(self, member: str) -> bool:
         return member in self._conns
+
+    def local_connection(self, member: str) -> Connection | None:
+        """This process's socket of `member`, for messages computed here for local sockets only."""
+        return self._conns.get(member)
 
     async def online(self, members: list[str]) -> set[str]:
         """Which of `members` are online (is_online for many at once)."""

@@ -288,6 +288,10 @@ class RedisHub:
         except (RedisError, OSError) as exc:
             log.warning("could not refresh member %s in Redis: %s", member, exc)
 
+    def local_connection(self, member: str) -> Connection | None:
+        """This process's socket of `member`, for messages computed here for local sockets only."""
+        return self._conns.get(member)
+
     async def is_online(self, member: str) -> bool:
         return member in self._conns or bool(await self.redis.exists(f"{self.p}owner:{member}"))
 

@@ -66,11 +66,13 @@ async def test_sink_may_call_back_into_the_service(store: QueueStore, fake_now: 
 
     async def sink(event: QueueEvent) -> None:
         if isinstance(event, PositionsChanged):
-            status = await service.status(event.tickets[-1])  # would deadlock if emitted under the lock
+            status = await service.status(joined[-1])  # would deadlock if emitted under the lock
             seen.append(status.position if status else 0)
 
     service = QueueService(store, now=fake_now, emit=sink, settings=QueueSettings())
+    joined = ["a"]
     await asyncio.wait_for(service.join(make_entry("a")), timeout=5)
+    joined.append("b")
     await asyncio.wait_for(service.join(make_entry("b", at=T0 + 1)), timeout=5)
     assert seen == [1, 2]
 

@@ -200,11 +200,14 @@ async def test_positions_emitted_on_changes(harness: Harness) -> None:
     h, svc = harness, harness.service
     await svc.join(make_entry("a"))
     await svc.join(make_entry("b", at=T0 + 1))
-    assert h.of(PositionsChanged)[-1].tickets == ("a", "b")
+    assert h.of(PositionsChanged)[-1].lines == ("100:7",)  # positions go by line
+    versions = await svc.store.line_versions(["100:7", "101:7"])
+    assert versions["100:7"] >= 2 and versions["101:7"] == 0
     assert (await svc.status("b")).position == 2  # type: ignore[union-attr]
     h.clear()
     await svc.leave("a")
-    assert h.of(PositionsChanged) == [PositionsChanged(("b",), ("100:7",))]
+    assert h.of(PositionsChanged) == [PositionsChanged((), ("100:7",))]
+    assert (await svc.store.line_versions(["100:7"]))["100:7"] > versions["100:7"]
     assert (await svc.status("b")).position == 1  # type: ignore[union-attr]
 
 
