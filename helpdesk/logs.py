@@ -97,6 +97,7 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")[:64]
         rid = incoming if incoming.isprintable() and incoming else uuid.uuid4().hex[:16]
         token = request_id_var.set(rid)
+        scope["request_id"] = rid  # for handlers that run outside this middleware (the last-resort 500)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

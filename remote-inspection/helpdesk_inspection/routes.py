@@ -41,7 +41,8 @@ class _ErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except InspectionError as exc:
-                return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+                return JSONResponse({"error": exc.code, "detail": exc.message,
+                                     "request_id": request.scope.get("request_id")}, status_code=exc.status_code)
 
         return run
 
