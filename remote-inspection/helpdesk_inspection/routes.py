@@ -310,7 +310,7 @@ def make_router(
             comp.media_root / row.storage_key,
             media_type="image/jpeg",  # written by the server-side peer, never uploaded
             filename=f"snapshot-{snapshot_id}.jpg",
-            content_disposition_type="inline",
+            content_disposition_type="attachment",  # evidence: its original bytes, never rendered as a page
             headers={
                 "X-Content-SHA256": row.sha256,
                 "X-Content-Type-Options": "nosniff",
