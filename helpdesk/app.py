@@ -32,6 +32,7 @@ from helpdesk.logs import RequestIdMiddleware
 from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
 from helpdesk.org.routes import router as org_router
+from helpdesk.ratelimit import RateLimitMiddleware, wire_rate_limits
 from helpdesk.security import Signer
 from helpdesk.state import AppState
 from helpdesk.stats.routes import router as stats_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    app.add_middleware(RateLimitMiddleware, signer=signer, settings=settings)  # inside the request id
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
@@ -124,5 +126,5 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection,
-            wire_notifications]
+    return [wire_rate_limits, wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb,
+            wire_inspection, wire_notifications]

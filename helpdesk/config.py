@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,21 @@ class Settings(BaseSettings):
     login_free_failures: int = 5
     login_window_s: int = 15 * 60
     login_max_lockout_s: int = 15 * 60
+
+    # Rate limits (helpdesk/ratelimit.py), in `limits` notation ("N/second|minute|hour|day"); counted in
+    # Redis when HELPDESK_REDIS_URL is set. Behind a reverse proxy, let uvicorn trust its
+    # X-Forwarded-For (FORWARDED_ALLOW_IPS) or every applicant shares the proxy's address.
+    rate_limits_enabled: bool = Field(True, description="Off only for load tests from one address.")
+    rate_limit_anonymous: str = Field(
+        "600/minute", description="Any request without a staff login, per address (static files excepted).")
+    rate_limit_applicant: str = Field("120/minute", description="Any request of one applicant session.")
+    rate_limit_login: str = Field("10/minute", description="Staff login attempts per address (on top of the "
+                                  "per-username lock-out).")
+    rate_limit_new_session: str = Field("30/minute", description="New applicant sessions per address.")
+    rate_limit_help_request: str = Field("10/minute", description="Video-help requests per applicant session.")
+    rate_limit_callback_session: str = Field("2/hour", description="Call-back requests per applicant session.")
+    rate_limit_callback_address: str = Field("5/hour", description="Call-back requests per address.")
+    callback_per_phone_per_day: int = Field(3, ge=1, description="Call-back requests per phone number per day.")
 
     # Hand-off tokens from other systems (the provincial app, the approval system).
     handoff_secret: str = Field(DEV_SECRET, description="HS256 shared secret for hand-off tokens.")
@@ -107,6 +122,15 @@ class Settings(BaseSettings):
     kb_index_dir: Path = REPO_ROOT / "var" / "kb-index"
     recordings_dir: Path = REPO_ROOT / "var" / "recordings"
     recording_retention_days: int = 180
+
+    @field_validator("rate_limit_anonymous", "rate_limit_applicant", "rate_limit_login", "rate_limit_new_session",
+                     "rate_limit_help_request", "rate_limit_callback_session", "rate_limit_callback_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # ValueError names the bad notation at start-up
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -135,8 +135,10 @@ async def leave_queue(work_order_id: str, session: SessionDep, journey: JourneyD
 
 @router.post("/api/help/callbacks")
 async def request_callback(body: CallbackIn, session: SessionDep, applicant: CurrentApplicant,
-                           clock: ClockDep) -> dict[str, Any]:
+                           clock: ClockDep, state: StateDep) -> dict[str, Any]:
     item = await item_or_404(session, body.item)
+    if (limits := state.components.get("rate_limits")) is not None:
+        await limits.check_phone(body.phone)  # a script must not bury one number's owner in call-backs
     chain = await units.chain_for(session, item, body.unit)
     applicant.phone = body.phone
     wo = await wos.create_callback(session, applicant_id=applicant.id, item_id=item.id, unit_id=chain[0].id,
