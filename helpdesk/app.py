@@ -21,6 +21,7 @@ from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
+from helpdesk.files import BodySizeLimit
 from helpdesk.headers import SecurityHeadersMiddleware
 from helpdesk.health import router as health_router
 from helpdesk.journey.routes import router as journey_router
@@ -31,6 +32,7 @@ from helpdesk.journey.ws import router as ws_router
 from helpdesk.logs import RequestIdMiddleware
 from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
+from helpdesk.openapi import install_openapi
 from helpdesk.org.routes import router as org_router
 from helpdesk.ratelimit import RateLimitMiddleware, wire_rate_limits
 from helpdesk.security import Signer
@@ -83,14 +85,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                      "on" if state.redis is not None else "off")
             yield
 
-    # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
-    # the largest upload plus room for the multipart envelope.
     docs = settings.dev_mode or settings.api_docs_public  # the API map is not published by default
     app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan,
-                  max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
+    # the largest upload plus room for the multipart envelope.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(RateLimitMiddleware, signer=signer, settings=settings)  # inside the request id
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)
+    install_openapi(app)
     return app
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DataError, IntegrityError, NoResultFound
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NoResultFound
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
@@ -118,6 +118,12 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def is_data_problem(exc: DBAPIError) -> bool:
+    cause = getattr(exc.orig, "__cause__", None)
+    state = str(getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None) or "")
+    return state.startswith("22") or isinstance(cause, OverflowError) or "out of int" in str(exc.orig)
+
+
 def request_id_of(request: Request) -> str:
     """Handlers outside the request-id middleware (the last-resort 500) read it from the scope."""
     return str(request.scope.get("request_id") or request_id_var.get())
@@ -159,6 +165,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
         # e.g. an id past the column's integer range: PostgreSQL refuses the value itself.
         return error_response(422, "invalid_value", "a value is out of range or of the wrong kind")
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # asyncpg checks argument ranges itself and SQLAlchemy wraps that as a bare DBAPIError; other
+        # database failures (more specific classes may have their own handlers) stay server errors.
+        if is_data_problem(exc):
+            return error_response(422, "invalid_value", "a value is out of range or of the wrong kind")
+        log.error("%s %s: database error", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "something went wrong on our side; quote the request id")
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver refuses an integer id past 64 bits with OverflowError, not a DBAPI error.
+        log.info("%s %s: number out of range (%s)", request.method, request.url.path, exc)
+        return error_response(422, "invalid_value", "a number is out of range")
 
     @app.exception_handler(NoResultFound)
     async def _no_result(request: Request, exc: NoResultFound) -> JSONResponse:

@@ -9,6 +9,7 @@ import codecs
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 import tempfile
@@ -20,8 +21,11 @@ import filetype
 from fastapi import UploadFile
 from fastapi.responses import FileResponse
 from PIL import Image, ImageOps
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from helpdesk.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedType
+from helpdesk.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedType, error_body
 
 CHUNK = 64 * 1024
 SAFE_HEADERS = {
@@ -180,3 +184,40 @@ def file_response(root: Path, storage_key: str, filename: str, content_type: str
     disposition = "inline" if content_type in INLINE_TYPES and fits else "attachment"
     return FileResponse(path, media_type=content_type, filename=filename,
                         content_disposition_type=disposition, headers=SAFE_HEADERS)
+
+
+class BodySizeLimit:
+    """Bodies past the limit get the error family's 413 (too_large): at once when the Content-Length
+    says so, else as soon as the streamed bytes pass it (before multipart parsing spools them to disk).
+    Used instead of FastAPI's max_body_size, whose 413 is plain text."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            body = json.dumps(error_body("too_large", self.message, scope.get("request_id"))).encode()
+            await send({"type": "http.response.start", "status": 413, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:  # the route's body reading stops here; the handlers answer JSON
+                raise HTTPException(413, self.message)
+            return message
+
+        await self.app(scope, counted, send)
+
+    @property
+    def message(self) -> str:
+        return f"the request is larger than {self.max_bytes // (1024 * 1024)} MiB"

@@ -153,6 +153,13 @@ async def test_the_reported_kb_writes_name_the_unknown_reference(world: World) -
         assert r.json()["request_id"] == r.headers["x-request-id"]
 
 
+async def test_ids_past_the_integer_range_are_refused_not_crashed(world: World) -> None:
+    for url in ("/api/admin/api-tokens/9223372036854775808", "/api/kb/replies/2147483648"):
+        r = await world.admin.delete(url)
+        assert r.status_code in (404, 422), (url, r.status_code, r.text)
+        assert_family(r, url)
+
+
 async def test_a_duplicate_is_a_conflict_and_a_wrong_method_names_the_allowed_ones(world: World) -> None:
     r = await world.admin.delete("/api/kb/articles")
     assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
