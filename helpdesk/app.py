@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from helpdesk.accountability.audit import AuditContextMiddleware
+from helpdesk.accountability.checkpoint import wire_checkpoints
 from helpdesk.accountability.routes import router as accountability_router
 from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
@@ -34,6 +35,8 @@ from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
 from helpdesk.openapi import install_openapi
 from helpdesk.org.routes import router as org_router
+from helpdesk.privacy.retention import wire_privacy
+from helpdesk.privacy.routes import router as privacy_router
 from helpdesk.ratelimit import RateLimitMiddleware, wire_rate_limits
 from helpdesk.security import Signer
 from helpdesk.state import AppState
@@ -100,7 +103,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
-                   journey_router, ws_router, transfer_router, accountability_router, stats_router):
+                   journey_router, ws_router, transfer_router, accountability_router, stats_router, privacy_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)
@@ -130,4 +133,4 @@ def mount_static(app: FastAPI) -> None:
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
     return [wire_rate_limits, wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb,
-            wire_inspection, wire_notifications]
+            wire_inspection, wire_notifications, wire_privacy, wire_checkpoints]

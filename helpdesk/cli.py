@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from helpdesk.accountability.cli import register as register_audit
+from helpdesk.privacy.cli import register as register_privacy
 
 Subparsers = Any  # argparse._SubParsersAction is private; its add_parser() is what registrars use
 Register = Callable[[Subparsers], None]
@@ -333,7 +334,7 @@ def _settings(args: argparse.Namespace) -> None:
 
 
 REGISTRARS: list[Register] = [register_serve, register_db, register_demo, register_createuser,
-                              register_settings, register_audit]
+                              register_settings, register_audit, register_privacy]
 
 
 def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:

@@ -119,6 +119,25 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, description="First retry delay; doubles with each attempt.")
     webhook_timeout_s: float = Field(5.0, description="Timeout of one webhook request.")
 
+    # Personal data (个人信息保护法): how long it is kept; a sweep removes what is older
+    # (helpdesk/privacy/retention.py). Recordings and snapshots: recording_retention_days.
+    retention_call_files_days: int = Field(180, ge=1, description="Files sent in calls and attached to work "
+                                           "orders: deleted from disk after this many days.")
+    retention_chat_days: int = Field(365, ge=1, description="Chat messages of calls: deleted after this many days.")
+    retention_phone_days: int = Field(90, ge=1, description="Phone numbers of applicants and finished call-backs: "
+                                      "blanked this many days after last use.")
+    privacy_sweep_interval_s: float = Field(3600.0, description="How often the retention sweep runs; 0: never "
+                                            "in this process.")
+
+    # Evidence integrity (helpdesk/accountability/checkpoint.py).
+    audit_signing_key: str | None = Field(
+        None, description="Ed25519 private key (PEM) that signs audit checkpoints; unset: derived from the "
+        "secret key. Auditors pin its public half (`helpdesk audit verify --public-key`).")
+    audit_checkpoint_interval_s: float = Field(
+        3600.0, description="How often a process checks that today's signed checkpoint exists; 0: never here.")
+    audit_checkpoint_webhook_url: str | None = Field(
+        None, description="Each daily checkpoint is also POSTed here (signed like staff webhooks).")
+
     kb_index_dir: Path = REPO_ROOT / "var" / "kb-index"
     recordings_dir: Path = REPO_ROOT / "var" / "recordings"
     recording_retention_days: int = 180

@@ -216,6 +216,8 @@ async def download_file(file_id: str, request: Request, state: StateDep, session
     row = await session.get(FileAttachment, file_id)
     if row is None:
         raise NotFound("file not found")
+    if row.deleted_at is not None:
+        raise NotFound("the file was deleted after its retention period", code="file_deleted")
     staff = await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
     allowed = False
     if staff is not None and row.work_order_id is not None:

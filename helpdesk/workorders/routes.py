@@ -13,6 +13,7 @@ from helpdesk.deps import ClockDep, CurrentStaff, SessionDep, SettingsDep
 from helpdesk.errors import Forbidden
 from helpdesk.journey.schemas import WrapUpIn
 from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.privacy.mask import phone_for
 from helpdesk.workorders import repository as repo
 from helpdesk.workorders import service
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
@@ -25,7 +26,8 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def summary(wo: WorkOrder) -> dict[str, Any]:
+def summary(wo: WorkOrder, viewer: Any = None) -> dict[str, Any]:
+    """The work order as staff see it: the phone number only in full for its handling agent."""
     return {
         "id": wo.id, "number": wo.number, "status": wo.status.value, "channel": wo.channel.value,
         "item_id": wo.item_id, "unit_id": wo.unit_id, "handled_unit_id": wo.handled_unit_id,
@@ -36,7 +38,8 @@ def summary(wo: WorkOrder) -> dict[str, Any]:
         "wait_s": wo.wait_s, "talk_s": wo.talk_s, "outcome": wo.outcome.value if wo.outcome else None,
         "notes": wo.notes, "rating": wo.rating, "rating_comment": wo.rating_comment,
         "fallback_level": wo.fallback_level, "offers_declined": wo.offers_declined,
-        "ended_reason": wo.ended_reason, "callback_phone": wo.callback_phone, "callback_at": wo.callback_at,
+        "ended_reason": wo.ended_reason, "callback_phone": phone_for(viewer, wo, wo.callback_phone),
+        "callback_at": wo.callback_at,
         "due_at": iso(wo.due_at), "created_at": iso(wo.created_at), "updated_at": iso(wo.updated_at),
         "transferred_from_id": wo.transferred_from_id, "flag": wo.flag, "owner_unit_id": wo.owner_unit_id,
         "claimed_at": iso(wo.claimed_at),
@@ -52,7 +55,7 @@ async def list_work_orders(staff: CurrentStaff, session: SessionDep, mine: bool 
     names = await session.execute(select(ServiceItem.id, ServiceItem.name)
                                   .where(ServiceItem.id.in_({r.item_id for r in rows})))
     items = {i: n for i, n in names}
-    return [summary(r) | {"item_name": items.get(r.item_id)} for r in rows]
+    return [summary(r, staff) | {"item_name": items.get(r.item_id)} for r in rows]
 
 
 @router.get("/api/workorders/{work_order_id}")
@@ -63,14 +66,15 @@ async def get_work_order(work_order_id: str, staff: CurrentStaff, session: Sessi
     unit = await session.get(OrgUnit, wo.unit_id)
     drops = [{"member": e.actor, "kind": e.kind.removeprefix("peer_"), "at": iso(e.at)}
              for e in events if e.kind.startswith("peer_")]
-    return summary(wo) | {
+    return summary(wo, staff) | {
         "drops": drops,
         "item": {"code": item.code, "name": item.name} if item else None,
         "unit": {"id": unit.id, "name": unit.name} if unit else None,
         "events": [{"at": iso(e.at), "kind": e.kind, "actor": e.actor, "data": e.data} for e in events],
         "chat": [{"id": c.id, "at": iso(c.at), "sender_kind": c.sender_kind, "sender_id": c.sender_id,
                   "text": c.text} for c in chat],
-        "files": [{"id": f.id, "name": f.filename, "content_type": f.content_type, "size": f.size,
+        "files": [{"id": f.id, "name": f.filename, "deleted_at": iso(f.deleted_at),
+                   "content_type": f.content_type, "size": f.size,
                    "sha256": f.sha256, "source": f.source, "url": f"/api/files/{f.id}",
                    "uploader_kind": f.uploader_kind, "created_at": iso(f.created_at)} for f in files],
     }
@@ -87,4 +91,4 @@ async def wrap_up(work_order_id: str, body: WrapUpIn, staff: CurrentStaff, sessi
     if wo.status in FOLLOW_UP_STATES:  # the unresolved clock starts now, not at the next sweep
         await open_followup(session, settings, wo, now, by=f"s:{staff.id}")
     await session.commit()
-    return summary(wo)
+    return summary(wo, staff)

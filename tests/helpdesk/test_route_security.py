@@ -60,6 +60,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/admin/api-tokens"): ADMIN,
     ("DELETE", "/api/admin/api-tokens/{token_id}"): ADMIN,
     ("GET", "/api/integrations/whoami"): TOKEN,
+    ("GET", "/api/admin/applicants/{applicant_id}/export"): ADMIN,  # personal data: the admin only, audited
+    ("POST", "/api/admin/applicants/{applicant_id}/erase"): ADMIN,
     ("GET", "/api/org/units"): STAFF,
     # ---- work orders and the journey -----------------------------------------------------------
     ("GET", "/api/workorders"): STAFF,
