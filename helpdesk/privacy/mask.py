@@ -7,8 +7,10 @@ import logging
 import re
 from typing import Any
 
-# Mainland mobile numbers and landlines with an area code, not inside longer digit runs (ids, numbers).
-PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)|(?<!\d)(0\d{2,3})-?\d{3,4}(\d{4})(?!\d)")
+# Mainland mobile numbers and landlines with an area code, standing alone: not inside ids, numbers
+# or hex hashes (Chinese text around them is fine: "电话13812345678").
+PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])"
+                           r"|(?<![0-9A-Za-z])(0\d{2,3})-?\d{3,4}(\d{4})(?![0-9A-Za-z])")
 
 
 def mask_phone(phone: str | None) -> str | None:

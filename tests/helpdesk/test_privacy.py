@@ -44,7 +44,9 @@ PHONE = "13812345678"
 def test_numbers_are_masked_in_text_but_ids_are_not() -> None:
     assert mask_phone(PHONE) == "138****5678" and mask_phone("0312-5551234") == "031****1234"
     assert mask_in_text(f"call back {PHONE} or 0312-5551234") == "call back 138****5678 or 0312****1234"
-    assert mask_in_text("work order WO20261130000123 id 4f1e") == "work order WO20261130000123 id 4f1e"
+    for kept in ("work order WO20261130000123", "digest a013812345678f", "id 138123456789"):
+        assert mask_in_text(kept) == kept
+    assert mask_in_text("电话13812345678。") == "电话138****5678。"
 
 
 def test_log_lines_never_carry_a_full_number() -> None:
