@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from helpdesk_signaling.wire import RawFrames
 
 from helpdesk.accountability.audit import AuditContextMiddleware
+from helpdesk.accountability.checkpoint import wire_checkpoints
 from helpdesk.accountability.routes import router as accountability_router
 from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
@@ -25,6 +26,7 @@ from helpdesk.config import REPO_ROOT, Settings
 from helpdesk.csrf import CSRFMiddleware
 from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
+from helpdesk.files import BodySizeLimit
 from helpdesk.headers import SecurityHeadersMiddleware
 from helpdesk.health import router as health_router
 from helpdesk.journey.routes import router as journey_router
@@ -36,7 +38,11 @@ from helpdesk.journey.ws import socket_entry
 from helpdesk.logs import RequestIdMiddleware
 from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
+from helpdesk.openapi import install_openapi
 from helpdesk.org.routes import router as org_router
+from helpdesk.privacy.retention import wire_privacy
+from helpdesk.privacy.routes import router as privacy_router
+from helpdesk.ratelimit import RateLimitMiddleware, wire_rate_limits
 from helpdesk.security import Signer
 from helpdesk.state import AppState
 from helpdesk.stats.routes import router as stats_router
@@ -87,14 +93,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                      "on" if state.redis is not None else "off")
             yield
 
-    # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
-    # the largest upload plus room for the multipart envelope.
     docs = settings.dev_mode or settings.api_docs_public  # the API map is not published by default
     app = FastAPI(title="helpdesk · 视频导办帮办", version="0.1.0", lifespan=lifespan,
-                  max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
+    # the largest upload plus room for the multipart envelope.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(RateLimitMiddleware, signer=signer, settings=settings)  # inside the request id
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
@@ -103,10 +110,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(RawFrames, sockets={"/ws": socket_entry})  # outermost: /ws skips the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
                    journey_router, ws_router, transfer_router, accountability_router, stats_router, admin_router,
-                   admin_import_router):
+                   admin_import_router, privacy_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)
+    install_openapi(app)
     return app
 
 
@@ -131,5 +139,5 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_admin_live, wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb,
-            wire_inspection, wire_notifications]
+    return [wire_rate_limits, wire_admin_live, wire_journey, wire_supervision, wire_accountability, wire_metrics,
+            wire_kb, wire_inspection, wire_notifications, wire_privacy, wire_checkpoints]

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from helpdesk.accountability.cli import register as register_audit
 from helpdesk.admin.cli import register as register_admin
+from helpdesk.privacy.cli import register as register_privacy
 
 Subparsers = Any  # argparse._SubParsersAction is private; its add_parser() is what registrars use
 Register = Callable[[Subparsers], None]
@@ -385,7 +386,7 @@ def _with_all_tables(func: Callable[[argparse.Namespace], Any]) -> Callable[[arg
 
 
 REGISTRARS: list[Register] = [register_serve, register_db, register_demo, register_createuser,
-                              register_settings, register_audit, register_admin, register_kb]
+                              register_settings, register_audit, register_admin, register_kb, register_privacy]
 
 
 def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:

@@ -61,9 +61,23 @@ async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
         await state.components["journey"].hub.send(member, message)
 
     component = await inspection.wire(state, stack, send_to_member=send_to_member)
+    component.service.on_evidence = seal_evidence(state)
     metrics.RECORDINGS_RUNNING.set_function(lambda: len(component.live._peers))
     state.components["inspection_first_pass"] = inspection_first_pass
     start_background(stack, sweep_recordings(component), "inspection-retention")
+
+
+def seal_evidence(state: AppState) -> Any:
+    """Snapshot and recording hashes join the work order's audit chain, in the evidence's transaction."""
+    from helpdesk.workorders.models import WorkOrder
+    from helpdesk.workorders.service import record_event
+
+    async def seal(session: Any, work_order_id: str, kind: str, data: dict[str, Any]) -> None:
+        wo = await session.get(WorkOrder, work_order_id)
+        if wo is not None:
+            await record_event(session, wo, kind, "server", state.clock.now(), **data)
+
+    return seal
 
 
 async def sweep_recordings(component: Any) -> None:

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,21 @@ class Settings(BaseSettings):
     login_free_failures: int = 5
     login_window_s: int = 15 * 60
     login_max_lockout_s: int = 15 * 60
+
+    # Rate limits (helpdesk/ratelimit.py), in `limits` notation ("N/second|minute|hour|day"); counted in
+    # Redis when HELPDESK_REDIS_URL is set. Behind a reverse proxy, let uvicorn trust its
+    # X-Forwarded-For (FORWARDED_ALLOW_IPS) or every applicant shares the proxy's address.
+    rate_limits_enabled: bool = Field(True, description="Off only for load tests from one address.")
+    rate_limit_anonymous: str = Field(
+        "600/minute", description="Any request without a staff login, per address (static files excepted).")
+    rate_limit_applicant: str = Field("120/minute", description="Any request of one applicant session.")
+    rate_limit_login: str = Field("10/minute", description="Staff login attempts per address (on top of the "
+                                  "per-username lock-out).")
+    rate_limit_new_session: str = Field("30/minute", description="New applicant sessions per address.")
+    rate_limit_help_request: str = Field("10/minute", description="Video-help requests per applicant session.")
+    rate_limit_callback_session: str = Field("2/hour", description="Call-back requests per applicant session.")
+    rate_limit_callback_address: str = Field("5/hour", description="Call-back requests per address.")
+    callback_per_phone_per_day: int = Field(3, ge=1, description="Call-back requests per phone number per day.")
 
     # Hand-off tokens from other systems (the provincial app, the approval system).
     handoff_secret: str = Field(DEV_SECRET, description="HS256 shared secret for hand-off tokens.")
@@ -112,9 +127,37 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, description="First retry delay; doubles with each attempt.")
     webhook_timeout_s: float = Field(5.0, description="Timeout of one webhook request.")
 
+    # Personal data (个人信息保护法): how long it is kept; a sweep removes what is older
+    # (helpdesk/privacy/retention.py). Recordings and snapshots: recording_retention_days.
+    retention_call_files_days: int = Field(180, ge=1, description="Files sent in calls and attached to work "
+                                           "orders: deleted from disk after this many days.")
+    retention_chat_days: int = Field(365, ge=1, description="Chat messages of calls: deleted after this many days.")
+    retention_phone_days: int = Field(90, ge=1, description="Phone numbers of applicants and finished call-backs: "
+                                      "blanked this many days after last use.")
+    privacy_sweep_interval_s: float = Field(3600.0, description="How often the retention sweep runs; 0: never "
+                                            "in this process.")
+
+    # Evidence integrity (helpdesk/accountability/checkpoint.py).
+    audit_signing_key: str | None = Field(
+        None, description="Ed25519 private key (PEM) that signs audit checkpoints; unset: derived from the "
+        "secret key. Auditors pin its public half (`helpdesk audit verify --public-key`).")
+    audit_checkpoint_interval_s: float = Field(
+        3600.0, description="How often a process checks that today's signed checkpoint exists; 0: never here.")
+    audit_checkpoint_webhook_url: str | None = Field(
+        None, description="Each daily checkpoint is also POSTed here (signed like staff webhooks).")
+
     kb_index_dir: Path = REPO_ROOT / "var" / "kb-index"
     recordings_dir: Path = REPO_ROOT / "var" / "recordings"
     recording_retention_days: int = 180
+
+    @field_validator("rate_limit_anonymous", "rate_limit_applicant", "rate_limit_login", "rate_limit_new_session",
+                     "rate_limit_help_request", "rate_limit_callback_session", "rate_limit_callback_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # ValueError names the bad notation at start-up
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from helpdesk.privacy.mask import PhoneMaskFilter
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 work_order_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("work_order", default=None)
 peer_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("peer", default=None)
@@ -75,6 +77,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(PhoneMaskFilter())  # no full phone number in any log line
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -97,6 +100,7 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")[:64]
         rid = incoming if incoming.isprintable() and incoming else uuid.uuid4().hex[:16]
         token = request_id_var.set(rid)
+        scope["request_id"] = rid  # for handlers that run outside this middleware (the last-resort 500)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

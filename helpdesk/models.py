@@ -3,7 +3,13 @@
 import helpdesk_inspection.models  # noqa: F401 - the components' tables share the metadata
 import helpdesk_kb.models  # noqa: F401
 
-from helpdesk.accountability.models import Breach, FollowupPolicy, StaffNotification, WebhookDelivery  # noqa: F401
+from helpdesk.accountability.models import (  # noqa: F401
+    AuditCheckpoint,
+    Breach,
+    FollowupPolicy,
+    StaffNotification,
+    WebhookDelivery,
+)
 from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffSkill
 from helpdesk.admin.models import AdminEvent, AuditHead  # noqa: F401
 from helpdesk.applicants.models import Applicant, HandoffUse

@@ -93,3 +93,18 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class AuditCheckpoint(Base):
+    """A signed record of every audit chain's head (helpdesk/accountability/checkpoint.py)."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("day", name="uq_audit_checkpoints_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # UTC date: one checkpoint a day
+    at: Mapped[datetime]
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)  # work order id → [seq, hash]
+    digest: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))

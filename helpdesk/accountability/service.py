@@ -17,6 +17,7 @@ from helpdesk.accounts.models import Role, Staff
 from helpdesk.config import Settings
 from helpdesk.errors import BadRequest, Conflict, Forbidden
 from helpdesk.org.calendar import load_calendar
+from helpdesk.privacy.mask import mask_phone
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 from helpdesk.workorders.service import record_event
 
@@ -156,7 +157,7 @@ async def record_callback(
     await _ensure_open(session, settings, wo, now)
     await claim(session, settings, wo, staff, now, implicit=True)
     await record_event(
-        session, wo, "called_back", actor(staff), now, reached=reached, note=note, phone=wo.callback_phone
+        session, wo, "called_back", actor(staff), now, reached=reached, note=note, phone=mask_phone(wo.callback_phone)
     )
 
 

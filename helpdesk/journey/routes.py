@@ -143,8 +143,10 @@ async def leave_queue(work_order_id: str, session: SessionDep, journey: JourneyD
 
 @router.post("/api/help/callbacks")
 async def request_callback(body: CallbackIn, session: SessionDep, applicant: CurrentApplicant,
-                           clock: ClockDep) -> dict[str, Any]:
+                           clock: ClockDep, state: StateDep) -> dict[str, Any]:
     item = await item_or_404(session, body.item)
+    if (limits := state.components.get("rate_limits")) is not None:
+        await limits.check_phone(body.phone)  # a script must not bury one number's owner in call-backs
     chain = await units.chain_for(session, item, body.unit)
     applicant.phone = body.phone
     wo = await wos.create_callback(session, applicant_id=applicant.id, item_id=item.id, unit_id=chain[0].id,
@@ -241,6 +243,8 @@ async def download_file(file_id: str, request: Request, state: StateDep, session
     row = await session.get(FileAttachment, file_id)
     if row is None:
         raise NotFound("file not found")
+    if row.deleted_at is not None:
+        raise NotFound("the file was deleted after its retention period", code="file_deleted")
     staff = await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
     allowed = False
     if staff is not None and row.work_order_id is not None:

@@ -12,6 +12,7 @@ from helpdesk.access import staff_unit_path, work_order_scope
 from helpdesk.accountability import repository as repo
 from helpdesk.deps import ClockDep, CurrentStaff, SessionDep, SettingsDep, StateDep
 from helpdesk.errors import BadRequest
+from helpdesk.privacy.mask import phone_for
 from helpdesk.stats import figures
 from helpdesk.stats.csvout import csv_response, to_csv
 from helpdesk.workorders.models import WorkOrder
@@ -161,7 +162,7 @@ async def unresolved(
                 "age_s": round((now - started).total_seconds()),
                 "due_at": wo.due_at.isoformat() if wo.due_at else None,
                 "overdue": bool(wo.due_at and now >= wo.due_at),
-                "callback_phone": wo.callback_phone,
+                "callback_phone": phone_for(staff, wo, wo.callback_phone),  # full only for its owner
             }
         )
     return out

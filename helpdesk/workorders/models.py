@@ -138,3 +138,4 @@ class FileAttachment(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32), default="upload")  # upload | kb | inspection | report
     created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]  # bytes removed by the retention sweep or an erasure

@@ -14,6 +14,7 @@ from helpdesk.errors import Forbidden
 from helpdesk.journey.schemas import WrapUpIn
 from helpdesk.org.calendar import SHANGHAI
 from helpdesk.org.models import Department, OrgUnit, ServiceItem
+from helpdesk.privacy.mask import phone_for
 from helpdesk.workorders import repository as repo
 from helpdesk.workorders import service
 from helpdesk.workorders.models import Outcome, WorkOrder, WorkOrderStatus
@@ -26,7 +27,8 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def summary(wo: WorkOrder) -> dict[str, Any]:
+def summary(wo: WorkOrder, viewer: Any = None) -> dict[str, Any]:
+    """The work order as staff see it: the phone number only in full for its handling agent."""
     return {
         "id": wo.id, "number": wo.number, "status": wo.status.value, "channel": wo.channel.value,
         "item_id": wo.item_id, "unit_id": wo.unit_id, "handled_unit_id": wo.handled_unit_id,
@@ -37,7 +39,8 @@ def summary(wo: WorkOrder) -> dict[str, Any]:
         "wait_s": wo.wait_s, "talk_s": wo.talk_s, "outcome": wo.outcome.value if wo.outcome else None,
         "notes": wo.notes, "rating": wo.rating, "rating_comment": wo.rating_comment,
         "fallback_level": wo.fallback_level, "offers_declined": wo.offers_declined,
-        "ended_reason": wo.ended_reason, "callback_phone": wo.callback_phone, "callback_at": wo.callback_at,
+        "ended_reason": wo.ended_reason, "callback_phone": phone_for(viewer, wo, wo.callback_phone),
+        "callback_at": wo.callback_at,
         "due_at": iso(wo.due_at), "created_at": iso(wo.created_at), "updated_at": iso(wo.updated_at),
         "transferred_from_id": wo.transferred_from_id, "flag": wo.flag, "owner_unit_id": wo.owner_unit_id,
         "claimed_at": iso(wo.claimed_at),
@@ -60,8 +63,8 @@ async def list_work_orders(staff: CurrentStaff, session: SessionDep, mine: bool 
     names = await session.execute(select(ServiceItem.id, ServiceItem.name, ServiceItem.name_en)
                                   .where(ServiceItem.id.in_({r.item_id for r in rows})))
     items = {i: (n, en) for i, n, en in names}
-    return [summary(r) | {"item_name": items.get(r.item_id, (None, None))[0],
-                          "item_name_en": items.get(r.item_id, (None, None))[1]} for r in rows]
+    return [summary(r, staff) | {"item_name": items.get(r.item_id, (None, None))[0],
+                                 "item_name_en": items.get(r.item_id, (None, None))[1]} for r in rows]
 
 
 @router.get("/api/workorders/{work_order_id}")
@@ -73,7 +76,7 @@ async def get_work_order(work_order_id: str, staff: CurrentStaff, session: Sessi
     dept = await session.get(Department, item.department_id) if item and item.department_id else None
     drops = [{"member": e.actor, "kind": e.kind.removeprefix("peer_"), "at": iso(e.at)}
              for e in events if e.kind.startswith("peer_")]
-    return summary(wo) | {
+    return summary(wo, staff) | {
         "drops": drops,
         "item": {"code": item.code, "name": item.name, "name_en": item.name_en} if item else None,
         "unit": {"id": unit.id, "name": unit.name, "name_en": unit.name_en} if unit else None,
@@ -81,7 +84,8 @@ async def get_work_order(work_order_id: str, staff: CurrentStaff, session: Sessi
         "events": [{"at": iso(e.at), "kind": e.kind, "actor": e.actor, "data": e.data} for e in events],
         "chat": [{"id": c.id, "at": iso(c.at), "sender_kind": c.sender_kind, "sender_id": c.sender_id,
                   "text": c.text} for c in chat],
-        "files": [{"id": f.id, "name": f.filename, "content_type": f.content_type, "size": f.size,
+        "files": [{"id": f.id, "name": f.filename, "deleted_at": iso(f.deleted_at),
+                   "content_type": f.content_type, "size": f.size,
                    "sha256": f.sha256, "source": f.source, "url": f"/api/files/{f.id}",
                    "uploader_kind": f.uploader_kind, "created_at": iso(f.created_at)} for f in files],
     }
@@ -98,4 +102,4 @@ async def wrap_up(work_order_id: str, body: WrapUpIn, staff: CurrentStaff, sessi
     if wo.status in FOLLOW_UP_STATES:  # the unresolved clock starts now, not at the next sweep
         await open_followup(session, settings, wo, now, by=f"s:{staff.id}")
     await session.commit()
-    return summary(wo)
+    return summary(wo, staff)

@@ -176,5 +176,6 @@ async def add_file(session: AsyncSession, wo: WorkOrder | None, **fields: Any) -
     await session.flush()
     if wo is not None:
         await record_event(session, wo, "file_shared", f"{row.uploader_kind[0]}:{row.uploader_id}",
-                           row.created_at, file_id=row.id, filename=row.filename, source=row.source)
+                           row.created_at, file_id=row.id, filename=row.filename, source=row.source,
+                           sha256=row.sha256)  # the file's hash joins the chain
     return row

@@ -48,7 +48,8 @@ class KbUnavailable(KbError):
 
 async def kb_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KbError)
-    return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+    return JSONResponse({"error": exc.code, "detail": exc.message, "request_id": request.scope.get("request_id")},
+                        status_code=exc.status_code)
 
 
 def install_error_handler(app: Any) -> None:

@@ -134,10 +134,11 @@ class KbIndex:
                     writer.delete_by_term("id", doc_id)
                 for doc in upserts:
                     writer.update_document(**doc.fields())
+                writer.commit()
             except BaseException:
-                writer.cancel()
+                if not writer.is_closed:  # a failed commit must not keep the folder's lock for good
+                    writer.cancel()
                 raise
-            writer.commit()
 
     def rebuild(self, docs: Iterable[IndexDoc], progress: Callable[[int], None] | None = None) -> int:
         """Replace the whole index in one commit; readers switch over at their next refresh."""

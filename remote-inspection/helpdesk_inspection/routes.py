@@ -41,7 +41,8 @@ class _ErrorRoute(APIRoute):
             try:
                 return await handler(request)
             except InspectionError as exc:
-                return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+                return JSONResponse({"error": exc.code, "detail": exc.message,
+                                     "request_id": request.scope.get("request_id")}, status_code=exc.status_code)
 
         return run
 
@@ -309,7 +310,7 @@ def make_router(
             comp.media_root / row.storage_key,
             media_type="image/jpeg",  # written by the server-side peer, never uploaded
             filename=f"snapshot-{snapshot_id}.jpg",
-            content_disposition_type="inline",
+            content_disposition_type="attachment",  # evidence: its original bytes, never rendered as a page
             headers={
                 "X-Content-SHA256": row.sha256,
                 "X-Content-Type-Options": "nosniff",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect as _inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event, select
@@ -53,6 +54,13 @@ class InspectionService:
         self.clock = clock
         self._send = send_to_member
         self.live = live
+        # Set by the app: appends evidence hashes to the work order's audit chain, in the same
+        # transaction as the evidence row (session, work_order_id, kind, data).
+        self.on_evidence: Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable[None]] | None = None
+
+    async def evidence(self, session: AsyncSession, insp: Inspection, kind: str, data: dict[str, Any]) -> None:
+        if self.on_evidence is not None:
+            await self.on_evidence(session, insp.work_order_id, kind, {"inspection_id": insp.id, **data})
 
     def push(
         self,
@@ -272,6 +280,9 @@ class InspectionService:
         path.write_bytes(snap.jpeg)
         row.storage_key = str(path.relative_to(self.live.root))
         await session.flush()
+        await self.evidence(session, insp, "evidence_snapshot", {
+            "snapshot_id": row.id, "point_key": point_key, "sha256": row.sha256, "file": row.storage_key,
+            "taken_at": row.taken_at.isoformat()})
         self.push(session, insp, {"type": "inspection.snapshot", **snapshot_dict(row)})
         return row
 
@@ -339,6 +350,10 @@ class InspectionService:
     async def _close(self, session: AsyncSession, insp: Inspection, status: InspectionStatus) -> None:
         segments = [*insp.recordings, *await self.live.stop(insp.id)]
         insp.recordings = segments + await asyncio.to_thread(self.live.orphans, insp.id, segments)
+        for seg in insp.recordings:
+            if seg.get("sha256"):
+                await self.evidence(session, insp, "evidence_recording",
+                                    {"sha256": seg["sha256"], "file": seg.get("key"), "bytes": seg.get("bytes")})
         now = self.clock.now()
         insp.status, insp.ended_at, insp.live_key = status, now, None
         if insp.started_at is not None:

@@ -68,8 +68,8 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(settings, clock,
         wrong = await client.post("/api/auth/login", json=_login(password="wrong password"))
         unknown = await client.post("/api/auth/login", json=_login(username="nobody"))
         assert wrong.status_code == unknown.status_code == 401
-        assert wrong.json() == unknown.json() == {"error": "bad_credentials",
-                                                  "detail": "wrong username or password"}
+        same = [{k: v for k, v in r.json().items() if k != "request_id"} for r in (wrong, unknown)]
+        assert same[0] == same[1] == {"error": "bad_credentials", "detail": "wrong username or password"}
         assert "hd_session" not in client.cookies
         assert (await client.get("/api/auth/me")).status_code == 401
 

@@ -86,6 +86,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/admin/imports/progress/{job}"): ADMIN,
     ("GET", "/api/admin/exports/{kind}.{fmt}"): ADMIN,
     ("GET", "/api/integrations/whoami"): TOKEN,
+    ("GET", "/api/admin/applicants/{applicant_id}/export"): ADMIN,  # personal data: the admin only, audited
+    ("POST", "/api/admin/applicants/{applicant_id}/erase"): ADMIN,
     ("GET", "/api/org/units"): STAFF,
     # ---- work orders and the journey -----------------------------------------------------------
     ("GET", "/api/workorders"): STAFF,

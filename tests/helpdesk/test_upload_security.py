@@ -4,13 +4,17 @@ run. The pages themselves (/help, /console/) carry a Content-Security-Policy and
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 
 from helpdesk.accounts.models import Role
 from helpdesk.applicants.models import Applicant
@@ -28,7 +32,14 @@ from tests.helpdesk.factories import (
     make_work_order,
 )
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
+
+def picture(fmt: str = "PNG", exif: Image.Exif | None = None) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(out, fmt, **({"exif": exif} if exif is not None else {}))
+    return out.getvalue()
+
+
+PNG = picture()
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
 LIMIT = 200_000
@@ -110,7 +121,8 @@ async def test_bodies_are_cut_off_while_streaming(call: Call, settings: Settings
     big = b"%PDF-1.4\n" + b"0" * (LIMIT + 128 * 1024)
     for client, url in upload_routes(call):
         r = await client.post(url, files={"file": ("big.pdf", big, "application/pdf")})
-        assert r.status_code == 413, url  # FastAPI's limiter, before any route (the pages go by status)
+        assert r.status_code == 413, url  # FastAPI's limiter, before any route
+        assert r.json()["error"] == "too_large" and r.json()["request_id"], (url, r.text)
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
         yield (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
@@ -121,7 +133,7 @@ async def test_bodies_are_cut_off_while_streaming(call: Call, settings: Settings
 
     r = await call.applicant.post(f"/api/calls/{call.work_order}/files", content=chunks(),
                                   headers={"Content-Type": "multipart/form-data; boundary=xyz"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
     assert stored_files(settings.upload_dir) == []
     # Just under the limit the route's own check still counts the file itself.
     r = await call.applicant.post(f"/api/calls/{call.work_order}/files",
@@ -159,6 +171,70 @@ async def test_images_show_inline_but_sandboxed(call: Call) -> None:
     assert got.headers["content-disposition"].startswith("inline")
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+SCRIPT = b"<html><body><script>alert(document.cookie)</script></body></html>"
+PDF_HTML = b"%PDF-1.4\n" + SCRIPT + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.mark.parametrize("sent, data, stored_name, ctype", [
+    ("evil.html", PDF_HTML, "evil.pdf", "application/pdf"),  # a PDF/HTML polyglot named as a page
+    ("run.exe", PDF_HTML, "run.pdf", "application/pdf"),
+    ("evil.svg", PNG, "evil.png", "image/png"),
+    ("poly.html", picture("JPEG") + SCRIPT, "poly.jpg", "image/jpeg"),  # a JPEG polyglot
+    ("photo\u202egnp.exe", PNG, "photognp.png", "image/png"),  # displays as "photoexe.png"
+    ("ｐｈｏｔｏ\u200b.ＰＮＧ", PNG, "photo.PNG", "image/png"),  # full-width and zero-width folded
+    ("扫描件.jpeg", picture("JPEG"), "扫描件.jpeg", "image/jpeg"),  # a name that fits is kept
+], ids=["pdf-html-polyglot", "run.exe", "evil.svg", "jpeg-polyglot", "bidi-override", "full-width", "fits"])
+async def test_names_are_fitted_to_the_content(call: Call, sent: str, data: bytes, stored_name: str,
+                                               ctype: str) -> None:
+    """The extension comes from the sniffed type; a page-like name never reaches the agent's browser."""
+    for client, url in upload_routes(call)[:2]:
+        r = await client.post(url, files={"file": (sent, data, "text/html")})
+        assert r.status_code in (200, 201), (url, r.text)
+        body = r.json()
+        assert (body.get("name") or body.get("filename"), body["content_type"]) == (stored_name, ctype), url
+        file_id = body["id"]
+        got = await call.agent.get(f"/api/files/{file_id}")
+        assert got.status_code == 200, got.text
+        disposition = got.headers["content-disposition"]
+        assert f'filename="{stored_name}"' in disposition or f"utf-8''{quote(stored_name)}" in disposition
+        assert got.headers["content-type"].startswith(ctype)
+        if ctype.startswith("image/"):  # re-encoded: shown inline, nothing but pixels
+            assert b"<script" not in got.content and disposition.startswith("inline")
+        else:  # a PDF keeps its bytes and downloads under a .pdf name
+            assert disposition.startswith("attachment")
+
+
+async def test_run_exe_itself_is_refused_with_a_clear_message(call: Call) -> None:
+    exe = b"MZ\x90\x00" + b"\x00" * 200
+    r = await call.applicant.post(f"/api/calls/{call.work_order}/files",
+                                  files={"file": ("run.exe", exe, "application/octet-stream")})
+    assert (r.status_code, r.json()["error"]) == (415, "unsupported_type")
+    assert "not accepted" in r.json()["detail"]
+
+
+async def test_pictures_lose_their_exif_location_and_hidden_payload(call: Call) -> None:
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (39.0, 54.0, 0.0), 3: "E", 4: (116.0, 23.0, 0.0)}  # GPSInfo: Beijing
+    exif[0x010F] = "PhoneMaker"
+    sent = picture("JPEG", exif) + SCRIPT
+    assert Image.open(io.BytesIO(sent)).getexif().get_ifd(0x8825)
+    r = await call.applicant.post(f"/api/calls/{call.work_order}/files",
+                                  files={"file": ("现场.jpg", sent, "image/jpeg")})
+    assert r.status_code == 200, r.text
+    got = await call.agent.get(r.json()["url"])
+    assert got.headers["content-disposition"].startswith("inline")
+    assert b"<script" not in got.content and b"PhoneMaker" not in got.content
+    shown = Image.open(io.BytesIO(got.content))
+    assert shown.size == (32, 24) and not shown.getexif().get_ifd(0x8825) and not shown.getexif()
+    assert r.json()["sha256"] == hashlib.sha256(got.content).hexdigest()  # the hash is of what is served
+
+
+async def test_a_picture_that_does_not_decode_is_refused(call: Call) -> None:
+    broken = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
+    r = await call.applicant.post(f"/api/calls/{call.work_order}/files", files={"file": ("a.png", broken, "image/png")})
+    assert (r.status_code, r.json()["error"]) == (415, "unreadable_image")
 
 
 # ---- the pages' headers -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from helpdesk.clock import FakeClock
 from helpdesk.config import Settings
 from tests.journey.live import Browser, Live, live_app
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 64
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"  # a real 1x1 PNG
+                    "0000000c49444154789c63f8ffff3f0005fe02fe0def46b80000000049454e44ae426082")
 
 
 @pytest.fixture

@@ -212,7 +212,8 @@ async def test_pairing_webrtc_chat_file_and_hangup_across_processes(env: Env) ->
             await applicant.send({"type": "media.state", "room": room, "audio": True, "video": False,
                                   "screen": False})
             assert (await agent.expect("media.state"))["video"] is False
-            png = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
+            png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"  # a real 1x1 PNG
+                                "0000000c49444154789c63f8ffff3f0005fe02fe0def46b80000000049454e44ae426082")
             r = await applicant.http.post(f"/api/calls/{room}/files",
                                           files={"file": ("执照.png", png, "image/png")})
             assert r.status_code == 200, r.text

@@ -43,7 +43,9 @@ export function initCallbackForm({ item, unit = () => '', onBack }) {
       done.focus();
     } catch (ex) {
       err.hidden = false;
-      err.textContent = ex.status === 0 ? t('error.network') : t('callback.failed', { detail: detailText(ex) || ex.code });
+      err.textContent = ex.status === 0 ? t('error.network')
+        : ex.status === 429 ? t('callback.too_many')  // rate limited: per session, address or number
+          : t('callback.failed', { detail: detailText(ex) || ex.code });
     } finally {
       $('callback-submit').disabled = false;
     }

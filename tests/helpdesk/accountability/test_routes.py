@@ -20,8 +20,8 @@ from helpdesk.workorders.models import WorkOrderEvent
 from tests.helpdesk.accountability.world import Inbox, World, build_world, callback
 from tests.helpdesk.factories import PASSWORD, api_app, client_for
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c63"
-                    "f8cf00000301010018dd8db00000000049454e44ae426082")
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"  # a real 1x1 PNG
+                    "0000000c49444154789c63f8ffff3f0005fe02fe0def46b80000000049454e44ae426082")
 
 
 @pytest.fixture
