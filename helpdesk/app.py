@@ -32,6 +32,7 @@ from helpdesk.logs import RequestIdMiddleware
 from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
 from helpdesk.org.routes import router as org_router
+from helpdesk.outage import install_outage_handlers
 from helpdesk.security import Signer
 from helpdesk.state import AppState
 from helpdesk.stats.routes import router as stats_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    install_outage_handlers(app)  # database/Redis unreachable: 503 + Retry-After, one warning line
     app.add_middleware(CSRFMiddleware, signer=signer, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log

@@ -7,6 +7,7 @@ from helpdesk.accountability.models import Breach, FollowupPolicy, StaffNotifica
 from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffSkill
 from helpdesk.applicants.models import Applicant, HandoffUse
 from helpdesk.db import Base
+from helpdesk.journey.records import AgentStatus, SharedStateEpoch
 from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 from helpdesk.workorders.models import (
     Channel,
@@ -19,8 +20,8 @@ from helpdesk.workorders.models import (
 )
 
 __all__ = [
-    "ApiToken", "Applicant", "Base", "Channel", "ChatMessage", "Department", "FileAttachment",
+    "AgentStatus", "ApiToken", "Applicant", "Base", "Channel", "ChatMessage", "Department", "FileAttachment",
     "HandoffUse", "Holiday", "LoginFailure", "OrgUnit", "Outcome", "Role", "ServiceItem",
-    "ServiceItemUnit", "Staff", "StaffSkill", "UnitLevel", "WorkOrder", "WorkOrderEvent",
+    "ServiceItemUnit", "SharedStateEpoch", "Staff", "StaffSkill", "UnitLevel", "WorkOrder", "WorkOrderEvent",
     "WorkOrderStatus",
 ]

@@ -34,11 +34,17 @@ async def socket(ws: WebSocket) -> None:
     if not origin_allowed(ws, state):
         await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
         return
-    async with state.sessions() as session:
-        staff = await load_staff_from_cookie(state, session, ws.cookies.get(STAFF_COOKIE))
-        applicant = None
-        if staff is None:
-            applicant = await load_applicant_from_cookie(state, session, ws.cookies.get(APPLICANT_COOKIE))
+    try:
+        async with state.sessions() as session:
+            staff = await load_staff_from_cookie(state, session, ws.cookies.get(STAFF_COOKIE))
+            applicant = None
+            if staff is None:
+                applicant = await load_applicant_from_cookie(state, session, ws.cookies.get(APPLICANT_COOKIE))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        await journey.refuse_unavailable(ws, "?", exc)  # database down: typed error, close 1011
+        return
     if staff is not None:
         member, role = staff_member(staff.id), staff.role.value
     elif applicant is not None:
