@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 STAMP_KEY = "j:epoch"
 LOCK_KEY = "j:rebuild-lock"
 STAMP_TTL_S = 24 * 3600  # refreshed by the leader; a lapsed stamp costs one harmless rebuild
-RECHECK_S = 1.0  # a process trusts its last check this long (sockets connect in bursts)
 WAITING_MAX_AGE = timedelta(hours=6)  # the queue entries' own TTL: older requests are not brought back
 CALL_MAX_AGE = timedelta(hours=12)  # the rooms' own TTL
 WAITING = (WorkOrderStatus.queued, WorkOrderStatus.offered)
@@ -75,7 +73,6 @@ class Recovery:
         self.state = journey.state
         self.redis: Any = journey.state.redis
         self.prefix = journey.state.settings.redis_prefix
-        self._checked_at = -1e9
         self.rebuilds = 0
 
     async def _generation(self) -> tuple[str | None, str]:
@@ -107,24 +104,18 @@ class Recovery:
         `thorough` also compares the epoch with the database (the leader, every few seconds)."""
         if self.redis is None:
             return None
-        loop_now = time.monotonic()
-        if not thorough and loop_now - self._checked_at < RECHECK_S:
-            return None
         stamp, run_id = await self._generation()
         reason = self.stale_reason(stamp, run_id, await self._db_epoch() if thorough else None)
         if reason is None:
-            self._checked_at = loop_now
             return None
         async with self.redis.lock(self.prefix + LOCK_KEY, timeout=60, blocking_timeout=30):
             stamp, run_id = await self._generation()  # another process may have rebuilt meanwhile
             db_epoch = await self._db_epoch()
             reason = self.stale_reason(stamp, run_id, db_epoch)
             if reason is None:
-                self._checked_at = time.monotonic()
                 return None
             done = await self.rebuild()
             await self._stamp(db_epoch + 1, run_id, reason, done)
-        self._checked_at = time.monotonic()
         self.rebuilds += 1
         level = logging.INFO if reason == "empty" and not (done.waiting or done.rooms) else logging.WARNING
         log.log(level, "Redis %s (epoch %s → %d): rebuilt from the database: %s", reason,
