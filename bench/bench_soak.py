@@ -8,6 +8,8 @@ through the other process, sometimes give up while waiting, hang up (or ask the 
 Agents accept (sometimes decline) offers, answer, and wrap up every call. Every --restart-min minutes
 one server process is stopped gracefully (SIGTERM: `reconnect` + 1012 to its sockets) and started
 again: clients move to the other process, as behind the compose file's proxy.
+With --kill-min N, every N minutes a process (A and B in turn) is SIGKILLed under load instead (no
+drain): every call must resume or be recorded as dropped, and no work order may be lost.
 
 Reported: client-side errors by kind, lost work orders (every request that got a work-order id must be
 in the database with a final status afterwards: must be 0), server RSS over time (growth after the
@@ -48,6 +50,7 @@ from tests.journey.cluster import Client, Proc, cluster_env, delete_keys  # noqa
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Soak"
+KILL_SECTION = "## Soak with SIGKILL"
 FINAL = {"resolved", "unresolved", "transferred", "callback_pending", "abandoned", "closed"}
 RTC_MARK = "soak-rtc"
 PG = "127.0.0.1", 5432
@@ -479,11 +482,14 @@ async def final_statuses(url: str, ids: set[str]) -> Counter[str]:
     found: Counter[str] = Counter()
     try:
         async with make_session_factory(engine)() as s:
-            result = await s.execute(select(WorkOrder.id, WorkOrder.status).where(WorkOrder.id.in_(list(ids))))
-            rows = {wo_id: status for wo_id, status in result.all()}
+            result = await s.execute(select(WorkOrder.id, WorkOrder.status, WorkOrder.ended_reason)
+                                     .where(WorkOrder.id.in_(list(ids))))
+            rows = {wo_id: (status, reason) for wo_id, status, reason in result.all()}
         for wo in ids:
-            status = rows.get(wo)
+            status, reason = rows.get(wo, (None, None))
             found[str(status.value) if status is not None else "missing"] += 1
+            if reason is not None:
+                found["ended:" + reason] += 1
     finally:
         await engine.dispose()
     return found
@@ -586,6 +592,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         n = 0
         next_sample = next_progress = time.monotonic()
         next_restart = t0 + args.restart_min * 60 if args.restart_min else float("inf")
+        next_kill = t0 + args.kill_min * 60 if args.kill_min else float("inf")
+        kills = 0
+        peak_calls = 0
         restarts = 0
         background: set[asyncio.Task[None]] = set()
         while time.monotonic() < deadline:
@@ -594,6 +603,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 a_kb, b_kb = procs[0].rss_kb() or 0, procs[1].rss_kb() or 0
                 rss.append((now - t0, a_kb, b_kb))
                 next_sample = now + args.sample_s
+                peak_calls = max(peak_calls, await calls_in_progress(db_url))
             if now >= next_progress:
                 log(f"t={now - t0:6.0f}s applicants started {n}, active {len(applicants)}, work orders "
                     f"{len(stats.issued)}, errors {sum(stats.errors.values())}, RSS A {rss[-1][1] / 1024:.0f} MB "
@@ -604,6 +614,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 restarts += 1
                 next_restart = now + args.restart_min * 60
                 background.add(asyncio.create_task(restart(cluster, victim, stats)))
+            if now >= next_kill and len(cluster.live()) == 2:
+                victim = procs[kills % 2]  # A and B in turn: every process dies under load
+                kills += 1
+                next_kill = now + args.kill_min * 60
+                background.add(asyncio.create_task(sigkill(cluster, victim, stats)))
             if len(applicants) < args.max_active:
                 n += 1
                 task = asyncio.create_task(guard(applicant(cluster, stats, seed, n, args), stats, f"applicant-{n}"))
@@ -635,7 +650,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             levels.update(log_levels(p))
         return {"stats": stats, "statuses": statuses, "rss": rss, "metrics": metrics, "keys": keys,
                 "levels": levels, "applicants": n, "restarts": restarts, "took": time.monotonic() - t0,
-                "waiting_left": waiting_left}
+                "waiting_left": waiting_left, "peak_calls": peak_calls}
     finally:
         for p in procs:
             p.kill()
@@ -668,6 +683,39 @@ async def restart(cluster: Cluster, proc: ServeProc, stats: Stats) -> None:
         cluster.restarting.discard(proc.name)
 
 
+async def sigkill(cluster: Cluster, proc: ServeProc, stats: Stats) -> None:
+    """A crash: SIGKILL (no drain, no socket closes, no lock released), then the orchestrator starts
+    it again. Its clients reconnect to the other process; its calls resume there or end as dropped."""
+    cluster.restarting.add(proc.name)
+    try:
+        log(f"SIGKILL {proc.name}")
+        proc.kill()
+        stats.events["SIGKILLs"] += 1
+        await asyncio.sleep(2)
+        proc.start()
+        await proc.wait_ready(60)
+        log(f"{proc.name} back after SIGKILL")
+    except Exception as exc:
+        stats.error("restart after SIGKILL failed", repr(exc))
+    finally:
+        cluster.restarting.discard(proc.name)
+
+
+async def calls_in_progress(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from helpdesk.db import make_engine
+    from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(WorkOrder)
+                                         .where(WorkOrder.status == WorkOrderStatus.in_call)) or 0)
+    finally:
+        await engine.dispose()
+
+
 def free_port() -> int:
     from tests.conftest import free_port as fp
 
@@ -677,6 +725,8 @@ def free_port() -> int:
 def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> list[str]:
     stats: Stats = res["stats"]
     statuses: Counter[str] = res["statuses"]
+    ended = Counter({k[6:]: v for k, v in statuses.items() if k.startswith("ended:")})
+    statuses = Counter({k: v for k, v in statuses.items() if not k.startswith("ended:")})
     lost = sum(v for k, v in statuses.items() if k not in FINAL)
     rss = res["rss"]
     warm = [r for r in rss if r[0] >= min(120.0, res["took"] / 4)] or rss
@@ -691,7 +741,9 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         SECTION,
         "",
         f"Command: `.venv/bin/python bench/bench_soak.py --minutes {args.minutes:g} --rate {args.rate:g} "
-        f"--agents {args.agents} --restart-min {args.restart_min:g}` (Python {platform.python_version()}, "
+        f"--agents {args.agents} --restart-min {args.restart_min:g}"
+        + (f" --kill-min {args.kill_min:g} --max-active {args.max_active} --hold-min {args.hold_min:g} "
+           f"--hold-max {args.hold_max:g}" if args.kill_min else "") + f"` (Python {platform.python_version()}, "
         f"{os.cpu_count()} cores, load average {load:.1f} at the start, run "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took'] / 60:.1f} min).",
         "Two `helpdesk serve` processes on one Redis and one PostgreSQL (loopback); simulated applicants",
@@ -707,6 +759,10 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         f"| applicants started / work orders issued | {res['applicants']} / {len(stats.issued)} |",
         f"| **lost work orders** (issued, not in the DB with a final status) | **{lost}** |",
         f"| final statuses | {', '.join(f'{k} {v}' for k, v in statuses.most_common())} |",
+        f"| calls ended, by reason (dropped/lost = recorded as dropped) | "
+        f"{', '.join(f'{k} {v}' for k, v in ended.most_common())} |",
+        f"| SIGKILLs (no shutdown) / peak concurrent calls | {stats.events.get('SIGKILLs', 0)} / "
+        f"{res.get('peak_calls', 0)} |",
         f"| **client-side errors** | **{sum(stats.errors.values())}** |",
         f"| graceful restarts | {stats.events.get('graceful restarts', 0)} |",
         f"| aiortc calls connected | {stats.events.get('aiortc calls connected', 0)} |",
@@ -751,13 +807,13 @@ def fmt_s(v: float | None) -> str:
     return "n/a" if v is None else f"≤ {v * 1000:.0f} ms"
 
 
-def write_section(lines: list[str]) -> None:
+def write_section(lines: list[str], section: str = SECTION) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(rf"{re.escape(section)}\n.*?(?=\n## |\Z)", re.S)
     section = "\n".join(lines)
     text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-    print(f"wrote the {SECTION!r} section of {RESULTS}")
+    print(f"wrote the {section!r} section of {RESULTS}")
 
 
 def main() -> None:
@@ -774,6 +830,8 @@ def main() -> None:
     parser.add_argument("--abandon-share", type=float, default=0.1)
     parser.add_argument("--decline-share", type=float, default=0.05)
     parser.add_argument("--restart-min", type=float, default=10.0, help="0: never restart a process")
+    parser.add_argument("--kill-min", type=float, default=0.0,
+                        help="SIGKILL a process (A and B in turn) every this many minutes; 0: never")
     parser.add_argument("--sample-s", type=float, default=15.0, help="RSS sampling interval")
     parser.add_argument("--workdir", help="server logs (default: a new /tmp/helpdesk-soak-* folder)")
     parser.add_argument("--no-write", action="store_true")
@@ -789,8 +847,10 @@ def main() -> None:
     if stats.error_samples:
         print("\nfirst errors:\n  " + "\n  ".join(stats.error_samples))
     if not args.no_write:
-        write_section(lines)
-    lost = sum(v for k, v in res["statuses"].items() if k not in FINAL)
+        if args.kill_min:  # its own section: the graceful soak's figures stay
+            lines[0] = KILL_SECTION
+        write_section(lines, lines[0])
+    lost = sum(v for k, v in res["statuses"].items() if k not in FINAL and not k.startswith("ended:"))
     sys.exit(1 if lost else 0)
 
 

@@ -90,3 +90,11 @@ def install_outage_handlers(app: FastAPI) -> None:
         return
     app.add_exception_handler(asyncpg.PostgresError, _unavailable)
     app.add_exception_handler(asyncpg.InterfaceError, _unavailable)
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, what: str) -> None:
+    """For loops that must outlive one bad round: an outage is one warning line, a bug a traceback."""
+    if is_service_unavailable(exc):
+        logger.warning("%s: %s unavailable (%s: %s)", what, which_service(exc), type(exc).__name__, str(exc)[:200])
+    else:
+        logger.exception(what)
