@@ -99,6 +99,7 @@ class Cluster:
     def __init__(self, procs: list[ServeProc]) -> None:
         self.procs = procs
         self.restarting: set[str] = set()
+        self.killing = False  # --kill-min: abrupt closes (1006) are the point, not an error
 
     def live(self) -> list[ServeProc]:
         return [p for p in self.procs if p.name not in self.restarting]
@@ -195,8 +196,8 @@ class Actor:
         moved = code == 1012 or bool(self.c.seen("reconnect"))
         self.c.kept = [m for m in self.c.kept if m["type"] != "reconnect"]
         self.stats.events[f"socket closed {code}"] += 1
-        if code not in (1012, 1000, 4002):
-            self.stats.error(f"socket closed {code}", self.name)
+        if code not in (1012, 1000, 4002) and not (code == 1006 and self.cluster.killing):
+            self.stats.error(f"socket closed {code}", self.name)  # 1006 is what a SIGKILL looks like
         await self.connect(avoid=self.c.proc if moved else None)
 
     async def send(self, msg: dict[str, Any]) -> None:
@@ -383,6 +384,10 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
                 stats.events[f"agent back with state {state}"] += 1
                 if msg.get("room"):
                     room = msg["room"]["room"]
+                elif room is not None:  # the call ended while this socket was away (its process died):
+                    await wrap_up(s, stats, room)  # the console lists it for wrap-up; so does this agent
+                    stats.events["call wrapped up after the agent's socket came back"] += 1
+                    room = None
                 if state in ("away", "offline"):
                     await s.send({"type": "agent.state", "state": "ready"})
             elif kind == "offer":
@@ -416,16 +421,18 @@ async def agent(cluster: Cluster, stats: Stats, username: str, password: str, st
                     echo_task.cancel()
                     await peer.close()
                     peer, s.c.signals = None, None
-                wo = msg.get("work_order") or msg["room"]
                 await asyncio.sleep(random.uniform(0.2, 1.0))
-                r = await s.http("POST", f"/api/workorders/{wo}/wrapup",
-                                 json={"outcome": random.choice(["resolved", "resolved", "unresolved"]),
-                                       "notes": "soak"})
-                if r.status_code != 200:
-                    stats.error(f"wrapup HTTP {r.status_code}", r.text)
+                await wrap_up(s, stats, msg.get("work_order") or msg["room"])
                 await s.send({"type": "agent.state", "state": "ready"})  # as the console does after wrap-up
                 room = None
         await s.send({"type": "agent.state", "state": "away"})
+
+
+async def wrap_up(s: Actor, stats: Stats, wo: str) -> None:
+    r = await s.http("POST", f"/api/workorders/{wo}/wrapup",
+                     json={"outcome": random.choice(["resolved", "resolved", "unresolved"]), "notes": "soak"})
+    if r.status_code != 200:
+        stats.error(f"wrapup HTTP {r.status_code}", r.text)
 
 
 async def echo(peer: Any) -> None:
@@ -575,6 +582,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     procs = [ServeProc(n, int(p), env, tmp / f"proc-{n.lower()}.log")
              for n, p in (("A", free_port()), ("B", free_port()))]
     cluster = Cluster(procs)
+    cluster.killing = bool(args.kill_min)
     stats = Stats()
     stop_agents = asyncio.Event()
     rss: list[tuple[float, int, int]] = []  # (t, A kB, B kB)
