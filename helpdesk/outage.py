@@ -38,8 +38,9 @@ def _asyncpg_unavailable(exc: BaseException) -> bool:
 def _one(exc: BaseException) -> bool:
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, OSError):  # socket.gaierror and friends; not a full disk or a missing file
-        return exc.errno in _NETWORK_ERRNOS or (exc.errno is None and not exc.filename)
+    if isinstance(exc, OSError):  # refused, reset, unreachable; not a full disk, a missing file or a
+        # client that went away (uvicorn's ClientDisconnected is an OSError without errno)
+        return exc.errno in _NETWORK_ERRNOS or (exc.errno is None and "connect call failed" in str(exc).lower())
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):  # pool: none free in time
@@ -76,8 +77,8 @@ def install_outage_handlers(app: FastAPI) -> None:
     service; any other error of these classes keeps its usual path (re-raised)."""
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        if not is_service_unavailable(exc):
-            raise exc
+        if request.scope["type"] != "http" or not is_service_unavailable(exc):
+            raise exc  # sockets answer outages themselves (helpdesk.journey.ws)
         log.warning("%s %s: %s unavailable (%s: %s)", getattr(request, "method", "WS"), request.url.path,
                     which_service(exc), type(exc).__name__, str(exc)[:200])
         return unavailable_response()

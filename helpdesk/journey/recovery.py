@@ -191,7 +191,7 @@ class Recovery:
             n = calls.get(sid, 0)
             state = chosen.get(sid, "away")
             presence.active_calls, presence.pending_offers = n, 0
-            presence.state = "busy" if state == "ready" and n else state  # type: ignore[assignment]
+            presence.state = "busy" if state == "ready" and n else state
             presence.idle_since = old.idle_since if old is not None else now.timestamp()
             presence.last_heartbeat = now.timestamp()  # their socket re-registers, or the TTL ends them
             await store.upsert_agent(presence)
