@@ -30,11 +30,12 @@ class Repairs:
     """What one pass repaired (work order ids, agent ids)."""
 
     ended: list[str] = field(default_factory=list)  # in_call without a room → ended, wrap-up possible
+    closed: list[str] = field(default_factory=list)  # a room whose call has ended → closed, never resumed
     freed: list[int] = field(default_factory=list)  # agents busy without a call → their calls recounted
     requeued: list[str] = field(default_factory=list)  # waiting without a queue entry → queued again
 
     def __bool__(self) -> bool:
-        return bool(self.ended or self.freed or self.requeued)
+        return bool(self.ended or self.closed or self.freed or self.requeued)
 
 
 class Reconciler:
@@ -68,25 +69,61 @@ class Reconciler:
             if entry is None or entry.work_order_id != wo.id:
                 seen.add("wait:" + wo.id)
         calls: Counter[int] = Counter()
+        rooms: dict[str, str] = {}  # room id -> agent member, over every known agent's rooms
         for agent in await store.list_agents():
-            if agent.active_calls > 0:
-                calls[agent.agent_id] = len(await hub.rooms_of(staff_member(agent.agent_id)))
-                if agent.active_calls > calls[agent.agent_id]:
-                    seen.add(f"agent:{agent.agent_id}")
+            mine = await hub.rooms_of(staff_member(agent.agent_id))
+            rooms.update({r.id: staff_member(agent.agent_id) for r in mine})
+            calls[agent.agent_id] = len(mine)
+            if agent.active_calls > calls[agent.agent_id]:
+                seen.add(f"agent:{agent.agent_id}")
+        seen |= {"stale:" + rid for rid in await self._finished(list(rooms))}
         confirmed = self._confirmed(seen)
         done = Repairs()
         for wo in in_call:
             if "room:" + wo.id in confirmed:
                 await self._end_lost_call(wo.id, done)
+        for key in sorted(k for k in confirmed if k.startswith("stale:")):
+            await self._close_finished(key[6:], done)
         for wo in waiting:
             if "wait:" + wo.id in confirmed:
                 await self._requeue(wo.id, done)
         for key in sorted(k for k in confirmed if k.startswith("agent:")):
             await self._free_agent(int(key[6:]), done)
         if done:
-            log.warning("reconciler repaired: %d calls ended (no room), %d waiting requests queued again, "
-                        "%d agents' calls recounted", len(done.ended), len(done.requeued), len(done.freed))
+            log.warning("reconciler repaired: %d calls ended (no room), %d rooms of ended calls closed, %d waiting "
+                        "requests queued again, %d agents' calls recounted", len(done.ended), len(done.closed),
+                        len(done.requeued), len(done.freed))
         return done
+
+    async def _finished(self, room_ids: list[str]) -> list[str]:
+        """Rooms whose work order the record says is no longer in a call (settled for a while)."""
+        if not room_ids:
+            return []
+        j = self.journey
+        async with j.state.sessions() as session:
+            rows = (await session.execute(select(WorkOrder.id, WorkOrder.status, WorkOrder.updated_at)
+                                          .where(WorkOrder.id.in_(room_ids)))).all()
+        settled = j.now() - SETTLE
+        return [wo_id for wo_id, status, at in rows if status != WorkOrderStatus.in_call and at < settled]
+
+    async def _close_finished(self, wo_id: str, done: Repairs) -> None:
+        """The call ended in the record but its room stayed (the process died between the two): the
+        room is closed, both sides hear `call.ended` once more (harmless if they had) and the agent's
+        calls are recounted; nothing is written on a work order that is already past its call."""
+        j = self.journey
+        room = await j.hub.close_room(wo_id)
+        if room is None:
+            return
+        done.closed.append(wo_id)
+        async with j.state.sessions() as session:
+            wo = await session.get(WorkOrder, wo_id)
+            reason = (wo.ended_reason if wo is not None else None) or "ended"
+        message = p.CallEnded(room=wo_id, work_order=wo_id, reason=reason, by=None)
+        for member in room.members:
+            await j.send(member, message)
+        agent_id = room.metadata.get("agent_id")
+        if agent_id is not None:
+            await self._free_agent(int(agent_id), done, record=False)
 
     async def _end_lost_call(self, wo_id: str, done: Repairs) -> None:
         """The room is gone (Redis lost it, or the end was half done): end the call in the record so

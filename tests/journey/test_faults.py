@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 from tests.conftest import require_service
 from tests.journey.cluster import Client, cluster, prepare_database
 from tests.journey.fault_scene import (
@@ -246,7 +247,20 @@ async def test_reconciler_repairs_a_lost_room_and_a_busy_agent(scene: Scene) -> 
     r = await scene.agent.http.post(f"/api/workorders/{scene.room}/wrapup", json={"outcome": "resolved"})
     assert r.status_code == 200, r.text
     assert "reconciled" in await scene.events(scene.room)
-    await scene.agent.expect("offer", timeout=20)  # freed: the next waiter rings
+    offer = await scene.agent.expect("offer", timeout=20)  # freed: the next waiter rings
+    await scene.agent.send({"type": "offer.accept", "ticket": offer["ticket"]})
+    second = offer["work_order"]
+    await scene.waiters[0].expect("room.joined", room=second)
+    async with scene.db.sessions() as s:  # the process recorded the end, then died before closing the room
+        wo = await s.get(WorkOrder, second)
+        assert wo is not None
+        wo.status, wo.ended_reason = WorkOrderStatus.wrap_up, "hangup"
+        await s.commit()
+    assert (await scene.waiters[0].expect("call.ended", room=second, timeout=40))["reason"] == "hangup"
+    await scene.agent.expect("call.ended", room=second, timeout=5)
+    async with scene.shared() as (_store, hub):
+        assert await hub.get_room(second) is None  # never resumed: the call is over
+    await scene.agent.expect("offer", timeout=20)  # and the agent is free for the next one
     async with scene.shared() as (store, _hub):
         def bump(agent: object) -> None:
             agent.active_calls += 1  # type: ignore[attr-defined]
