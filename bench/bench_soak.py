@@ -759,8 +759,11 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         "real HTTP + WebSocket API; "
         f"{args.rtc_share:.0%} of calls negotiate real aiortc peers (data channel) through the servers,",
         f"the others relay fake SDP/candidates; {args.drop_share:.0%} of applicants drop their socket mid-call and "
-        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; process A "
-        f"is restarted gracefully (SIGTERM) every {args.restart_min:g} min, B never.",
+        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; "
+        + (f"every {args.kill_min:g} min a process (A and B in turn) is SIGKILLed under load and started again "
+           "(a simulated client reconnects when it next acts; a call whose applicant stays away past the "
+           "30 s grace ends as `dropped`)." if args.kill_min else
+           f"process A is restarted gracefully (SIGTERM) every {args.restart_min:g} min, B never."),
         "",
         "| measure | value |",
         "|---|---|",
