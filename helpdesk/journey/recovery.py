@@ -189,9 +189,9 @@ class Recovery:
             presence: AgentPresence = await self.journey.agent_presence(member)
             old = await store.get_agent(sid)
             n = calls.get(sid, 0)
-            state = chosen.get(sid, "away")
+            ready = chosen.get(sid) == "ready"
             presence.active_calls, presence.pending_offers = n, 0
-            presence.state = "busy" if state == "ready" and n else state
+            presence.state = ("busy" if n else "ready") if ready else "away"
             presence.idle_since = old.idle_since if old is not None else now.timestamp()
             presence.last_heartbeat = now.timestamp()  # their socket re-registers, or the TTL ends them
             await store.upsert_agent(presence)
