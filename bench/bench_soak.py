@@ -8,6 +8,8 @@ through the other process, sometimes give up while waiting, hang up (or ask the 
 Agents accept (sometimes decline) offers, answer, and wrap up every call. Every --restart-min minutes
 one server process is stopped gracefully (SIGTERM: `reconnect` + 1012 to its sockets) and started
 again: clients move to the other process, as behind the compose file's proxy.
+With --kill-min N, every N minutes a process (A and B in turn) is SIGKILLed under load instead (no
+drain): every call must resume or be recorded as dropped, and no work order may be lost.
 
 Reported: client-side errors by kind, lost work orders (every request that got a work-order id must be
 in the database with a final status afterwards: must be 0), server RSS over time (growth after the
@@ -48,6 +50,7 @@ from tests.journey.cluster import Client, Proc, cluster_env, delete_keys  # noqa
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Soak"
+KILL_SECTION = "## Soak with SIGKILL"
 FINAL = {"resolved", "unresolved", "transferred", "callback_pending", "abandoned", "closed"}
 RTC_MARK = "soak-rtc"
 PG = "127.0.0.1", 5432
@@ -64,14 +67,9 @@ class ServeProc(Proc):
     def start(self, profile: Path | None = None) -> None:  # no profiling here
         out = self.log_path.open("ab")
         helpdesk = Path(sys.executable).with_name("helpdesk")
-        self.popen = subprocess.Popen(
-            [str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.popen = subprocess.Popen([str(helpdesk), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                      cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
         out.close()
 
     def rss_kb(self) -> int | None:
@@ -101,6 +99,7 @@ class Cluster:
     def __init__(self, procs: list[ServeProc]) -> None:
         self.procs = procs
         self.restarting: set[str] = set()
+        self.killing = False  # --kill-min: abrupt closes (1006) are the point, not an error
 
     def live(self) -> list[ServeProc]:
         return [p for p in self.procs if p.name not in self.restarting]
@@ -158,7 +157,7 @@ class Actor:
                 if attempt == 29:
                     raise RuntimeError(f"{self.name}: cannot connect: {exc!r}") from exc
                 self.c.move_to(self.cluster.pick(avoid=self.c.proc))
-                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                await asyncio.sleep(min(2.0, 0.1 * 2 ** attempt))
         raise AssertionError("unreachable")
 
     async def next(self, types: set[str], timeout: float) -> dict[str, Any]:
@@ -197,8 +196,8 @@ class Actor:
         moved = code == 1012 or bool(self.c.seen("reconnect"))
         self.c.kept = [m for m in self.c.kept if m["type"] != "reconnect"]
         self.stats.events[f"socket closed {code}"] += 1
-        if code not in (1012, 1000, 4002):
-            self.stats.error(f"socket closed {code}", self.name)
+        if code not in (1012, 1000, 4002) and not (code == 1006 and self.cluster.killing):
+            self.stats.error(f"socket closed {code}", self.name)  # 1006 is what a SIGKILL looks like
         await self.connect(avoid=self.c.proc if moved else None)
 
     async def send(self, msg: dict[str, Any]) -> None:
@@ -227,11 +226,8 @@ def fake_sdp(kind: str) -> str:
 
 
 def candidate(i: int) -> dict[str, Any]:
-    return {
-        "candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i % 250} {50000 + i} typ host",
-        "sdpMid": "0",
-        "sdpMLineIndex": 0,
-    }
+    return {"candidate": f"candidate:{i} 1 udp 2122260223 192.0.2.{i % 250} {50000 + i} typ host",
+            "sdpMid": "0", "sdpMLineIndex": 0}
 
 
 async def applicant(cluster: Cluster, stats: Stats, seed: dict[str, Any], n: int, args: argparse.Namespace) -> None:
@@ -314,16 +310,8 @@ async def in_call_applicant(a: Actor, stats: Stats, room: str, rtc: bool) -> Non
     if rtc:
         from tests.journey.test_multiprocess import RtcPeer
 
-        await a.send(
-            {
-                "type": "media.state",
-                "room": room,
-                "audio": False,
-                "video": False,
-                "screen": False,
-                "screen_stream": RTC_MARK,
-            }
-        )
+        await a.send({"type": "media.state", "room": room, "audio": False, "video": False, "screen": False,
+                        "screen_stream": RTC_MARK})
         peer = RtcPeer(a.c, room)
         try:
             await peer.offer()
@@ -372,9 +360,8 @@ async def in_call_applicant(a: Actor, stats: Stats, room: str, rtc: bool) -> Non
 
 
 # ---- agents --------------------------------------------------------------------------------------
-async def agent(
-    cluster: Cluster, stats: Stats, username: str, password: str, stop: asyncio.Event, args: argparse.Namespace
-) -> None:
+async def agent(cluster: Cluster, stats: Stats, username: str, password: str, stop: asyncio.Event,
+                args: argparse.Namespace) -> None:
     async with Actor(cluster, stats, username) as s:
         r = await s.http("POST", "/api/auth/login", json={"username": username, "password": password})
         if r.status_code != 200:
@@ -387,10 +374,8 @@ async def agent(
         echo_task: asyncio.Task[None] | Any = None
         while not (stop.is_set() and room is None):
             try:
-                msg = await s.next(
-                    {"offer", "room.joined", "signal", "media.state", "chat", "call.ended", "welcome", "agent.state"},
-                    2.0,
-                )
+                msg = await s.next({"offer", "room.joined", "signal", "media.state", "chat", "call.ended",
+                                    "welcome", "agent.state"}, 2.0)
             except TimeoutError:
                 continue
             kind = msg["type"]
@@ -399,6 +384,10 @@ async def agent(
                 stats.events[f"agent back with state {state}"] += 1
                 if msg.get("room"):
                     room = msg["room"]["room"]
+                elif room is not None:  # the call ended while this socket was away (its process died):
+                    await wrap_up(s, stats, room)  # the console lists it for wrap-up; so does this agent
+                    stats.events["call wrapped up after the agent's socket came back"] += 1
+                    room = None
                 if state in ("away", "offline"):
                     await s.send({"type": "agent.state", "state": "ready"})
             elif kind == "offer":
@@ -420,9 +409,8 @@ async def agent(
                 echo_task = asyncio.create_task(echo(peer))
             elif kind == "signal" and msg.get("description", {}).get("type") == "offer":
                 r_ = msg["room"]
-                await s.send(
-                    {"type": "signal", "room": r_, "description": {"type": "answer", "sdp": fake_sdp("answer")}}
-                )
+                await s.send({"type": "signal", "room": r_, "description": {"type": "answer",
+                                                                              "sdp": fake_sdp("answer")}})
                 for i in range(3):
                     await s.send({"type": "signal", "room": r_, "candidate": candidate(100 + i)})
                 await s.send({"type": "signal", "room": r_, "candidate": None})
@@ -433,18 +421,18 @@ async def agent(
                     echo_task.cancel()
                     await peer.close()
                     peer, s.c.signals = None, None
-                wo = msg.get("work_order") or msg["room"]
                 await asyncio.sleep(random.uniform(0.2, 1.0))
-                r = await s.http(
-                    "POST",
-                    f"/api/workorders/{wo}/wrapup",
-                    json={"outcome": random.choice(["resolved", "resolved", "unresolved"]), "notes": "soak"},
-                )
-                if r.status_code != 200:
-                    stats.error(f"wrapup HTTP {r.status_code}", r.text)
+                await wrap_up(s, stats, msg.get("work_order") or msg["room"])
                 await s.send({"type": "agent.state", "state": "ready"})  # as the console does after wrap-up
                 room = None
         await s.send({"type": "agent.state", "state": "away"})
+
+
+async def wrap_up(s: Actor, stats: Stats, wo: str) -> None:
+    r = await s.http("POST", f"/api/workorders/{wo}/wrapup",
+                     json={"outcome": random.choice(["resolved", "resolved", "unresolved"]), "notes": "soak"})
+    if r.status_code != 200:
+        stats.error(f"wrapup HTTP {r.status_code}", r.text)
 
 
 async def echo(peer: Any) -> None:
@@ -482,9 +470,8 @@ async def prepare(schema: str, agents: int) -> tuple[str, dict[str, Any], list[s
         names = [data["agent"].username]
         async with sessions() as s:
             for i in range(agents - 1):
-                staff = await make_staff(
-                    s, unit=data["county"], skills=[Skill(item_id=data["item"].id)], display_name=f"坐席{i}"
-                )
+                staff = await make_staff(s, unit=data["county"], skills=[Skill(item_id=data["item"].id)],
+                                         display_name=f"坐席{i}")
                 names.append(staff.username)
             await s.commit()
         return url, {"item": data["item"].code, "unit": data["county"].code, "password": PASSWORD}, names
@@ -502,11 +489,14 @@ async def final_statuses(url: str, ids: set[str]) -> Counter[str]:
     found: Counter[str] = Counter()
     try:
         async with make_session_factory(engine)() as s:
-            result = await s.execute(select(WorkOrder.id, WorkOrder.status).where(WorkOrder.id.in_(list(ids))))
-            rows = {wo_id: status for wo_id, status in result.all()}
+            result = await s.execute(select(WorkOrder.id, WorkOrder.status, WorkOrder.ended_reason)
+                                     .where(WorkOrder.id.in_(list(ids))))
+            rows = {wo_id: (status, reason) for wo_id, status, reason in result.all()}
         for wo in ids:
-            status = rows.get(wo)
+            status, reason = rows.get(wo, (None, None))
             found[str(status.value) if status is not None else "missing"] += 1
+            if reason is not None:
+                found["ended:" + reason] += 1
     finally:
         await engine.dispose()
     return found
@@ -529,9 +519,8 @@ async def scrape(proc: Proc) -> dict[str, float]:
             text = (await http.get(proc.url + "/metrics")).text
         for fam in text_string_to_metric_families(text):
             for s in fam.samples:
-                key = s.name + (
-                    "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else ""
-                )
+                key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}"
+                                if s.labels else "")
                 out[key] = s.value
     return out
 
@@ -588,21 +577,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     schema, prefix = f"soak_{uuid.uuid4().hex[:10]}", f"hdsoak:{uuid.uuid4().hex[:8]}:"
     redis_url = "redis://127.0.0.1:6379/0"
     db_url, seed, agents = await prepare(schema, args.agents)
-    env = cluster_env(
-        db_url,
-        redis_url,
-        prefix,
-        tmp,
-        heartbeat_interval_s=5.0,
-        reconnect_grace_s=30.0,
-        offer_timeout_s=15.0,
-        log_format="json",
-        log_level="WARNING",
-    )
-    procs = [
-        ServeProc(n, int(p), env, tmp / f"proc-{n.lower()}.log") for n, p in (("A", free_port()), ("B", free_port()))
-    ]
+    env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=5.0, reconnect_grace_s=30.0,
+                      offer_timeout_s=15.0, log_format="json", log_level="WARNING")
+    procs = [ServeProc(n, int(p), env, tmp / f"proc-{n.lower()}.log")
+             for n, p in (("A", free_port()), ("B", free_port()))]
     cluster = Cluster(procs)
+    cluster.killing = bool(args.kill_min)
     stats = Stats()
     stop_agents = asyncio.Event()
     rss: list[tuple[float, int, int]] = []  # (t, A kB, B kB)
@@ -612,15 +592,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             p.start()
             await p.wait_ready()
         log(f"servers up: {[p.url for p in procs]}; logs in {tmp}")
-        agent_tasks = [
-            asyncio.create_task(agent(cluster, stats, u, seed["password"], stop_agents, args)) for u in agents
-        ]
+        agent_tasks = [asyncio.create_task(agent(cluster, stats, u, seed["password"], stop_agents, args))
+                       for u in agents]
         await asyncio.sleep(2)
         deadline = t0 + args.minutes * 60
         applicants: set[asyncio.Task[None]] = set()
         n = 0
         next_sample = next_progress = time.monotonic()
         next_restart = t0 + args.restart_min * 60 if args.restart_min else float("inf")
+        next_kill = t0 + args.kill_min * 60 if args.kill_min else float("inf")
+        kills = 0
+        peak_calls = 0
         restarts = 0
         background: set[asyncio.Task[None]] = set()
         while time.monotonic() < deadline:
@@ -629,18 +611,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 a_kb, b_kb = procs[0].rss_kb() or 0, procs[1].rss_kb() or 0
                 rss.append((now - t0, a_kb, b_kb))
                 next_sample = now + args.sample_s
+                peak_calls = max(peak_calls, await calls_in_progress(db_url))
             if now >= next_progress:
-                log(
-                    f"t={now - t0:6.0f}s applicants started {n}, active {len(applicants)}, work orders "
+                log(f"t={now - t0:6.0f}s applicants started {n}, active {len(applicants)}, work orders "
                     f"{len(stats.issued)}, errors {sum(stats.errors.values())}, RSS A {rss[-1][1] / 1024:.0f} MB "
-                    f"B {rss[-1][2] / 1024:.0f} MB, restarts {restarts}"
-                )
+                    f"B {rss[-1][2] / 1024:.0f} MB, restarts {restarts}")
                 next_progress = now + 60
             if now >= next_restart and len(cluster.live()) == 2:
                 victim = procs[0]  # always A: B lives through the run, for the memory-growth figure
                 restarts += 1
                 next_restart = now + args.restart_min * 60
                 background.add(asyncio.create_task(restart(cluster, victim, stats)))
+            if now >= next_kill and len(cluster.live()) == 2:
+                victim = procs[kills % 2]  # A and B in turn: every process dies under load
+                kills += 1
+                next_kill = now + args.kill_min * 60
+                background.add(asyncio.create_task(sigkill(cluster, victim, stats)))
             if len(applicants) < args.max_active:
                 n += 1
                 task = asyncio.create_task(guard(applicant(cluster, stats, seed, n, args), stats, f"applicant-{n}"))
@@ -670,18 +656,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         levels = Counter[str]()
         for p in procs:
             levels.update(log_levels(p))
-        return {
-            "stats": stats,
-            "statuses": statuses,
-            "rss": rss,
-            "metrics": metrics,
-            "keys": keys,
-            "levels": levels,
-            "applicants": n,
-            "restarts": restarts,
-            "took": time.monotonic() - t0,
-            "waiting_left": waiting_left,
-        }
+        return {"stats": stats, "statuses": statuses, "rss": rss, "metrics": metrics, "keys": keys,
+                "levels": levels, "applicants": n, "restarts": restarts, "took": time.monotonic() - t0,
+                "waiting_left": waiting_left, "peak_calls": peak_calls}
     finally:
         for p in procs:
             p.kill()
@@ -714,6 +691,39 @@ async def restart(cluster: Cluster, proc: ServeProc, stats: Stats) -> None:
         cluster.restarting.discard(proc.name)
 
 
+async def sigkill(cluster: Cluster, proc: ServeProc, stats: Stats) -> None:
+    """A crash: SIGKILL (no drain, no socket closes, no lock released), then the orchestrator starts
+    it again. Its clients reconnect to the other process; its calls resume there or end as dropped."""
+    cluster.restarting.add(proc.name)
+    try:
+        log(f"SIGKILL {proc.name}")
+        proc.kill()
+        stats.events["SIGKILLs"] += 1
+        await asyncio.sleep(2)
+        proc.start()
+        await proc.wait_ready(60)
+        log(f"{proc.name} back after SIGKILL")
+    except Exception as exc:
+        stats.error("restart after SIGKILL failed", repr(exc))
+    finally:
+        cluster.restarting.discard(proc.name)
+
+
+async def calls_in_progress(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from helpdesk.db import make_engine
+    from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(WorkOrder)
+                                         .where(WorkOrder.status == WorkOrderStatus.in_call)) or 0)
+    finally:
+        await engine.dispose()
+
+
 def free_port() -> int:
     from tests.conftest import free_port as fp
 
@@ -723,6 +733,8 @@ def free_port() -> int:
 def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> list[str]:
     stats: Stats = res["stats"]
     statuses: Counter[str] = res["statuses"]
+    ended = Counter({k[6:]: v for k, v in statuses.items() if k.startswith("ended:")})
+    statuses = Counter({k: v for k, v in statuses.items() if not k.startswith("ended:")})
     lost = sum(v for k, v in statuses.items() if k not in FINAL)
     rss = res["rss"]
     warm = [r for r in rss if r[0] >= min(120.0, res["took"] / 4)] or rss
@@ -737,7 +749,9 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         SECTION,
         "",
         f"Command: `.venv/bin/python bench/bench_soak.py --minutes {args.minutes:g} --rate {args.rate:g} "
-        f"--agents {args.agents} --restart-min {args.restart_min:g}` (Python {platform.python_version()}, "
+        f"--agents {args.agents} --restart-min {args.restart_min:g}"
+        + (f" --kill-min {args.kill_min:g} --max-active {args.max_active} --hold-min {args.hold_min:g} "
+           f"--hold-max {args.hold_max:g}" if args.kill_min else "") + f"` (Python {platform.python_version()}, "
         f"{os.cpu_count()} cores, load average {load:.1f} at the start, run "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took'] / 60:.1f} min).",
         "Two `helpdesk serve` processes on one Redis and one PostgreSQL (loopback); simulated applicants",
@@ -745,14 +759,21 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
         "real HTTP + WebSocket API; "
         f"{args.rtc_share:.0%} of calls negotiate real aiortc peers (data channel) through the servers,",
         f"the others relay fake SDP/candidates; {args.drop_share:.0%} of applicants drop their socket mid-call and "
-        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; process A "
-        f"is restarted gracefully (SIGTERM) every {args.restart_min:g} min, B never.",
+        f"come back through the other process; {args.abandon_share:.0%} give up while waiting; "
+        + (f"every {args.kill_min:g} min a process (A and B in turn) is SIGKILLed under load and started again "
+           "(a simulated client reconnects when it next acts; a call whose applicant stays away past the "
+           "30 s grace ends as `dropped`)." if args.kill_min else
+           f"process A is restarted gracefully (SIGTERM) every {args.restart_min:g} min, B never."),
         "",
         "| measure | value |",
         "|---|---|",
         f"| applicants started / work orders issued | {res['applicants']} / {len(stats.issued)} |",
         f"| **lost work orders** (issued, not in the DB with a final status) | **{lost}** |",
         f"| final statuses | {', '.join(f'{k} {v}' for k, v in statuses.most_common())} |",
+        f"| calls ended, by reason (dropped/lost = recorded as dropped) | "
+        f"{', '.join(f'{k} {v}' for k, v in ended.most_common())} |",
+        f"| SIGKILLs (no shutdown) / peak concurrent calls | {stats.events.get('SIGKILLs', 0)} / "
+        f"{res.get('peak_calls', 0)} |",
         f"| **client-side errors** | **{sum(stats.errors.values())}** |",
         f"| graceful restarts | {stats.events.get('graceful restarts', 0)} |",
         f"| aiortc calls connected | {stats.events.get('aiortc calls connected', 0)} |",
@@ -774,7 +795,8 @@ def summarize(res: dict[str, Any], args: argparse.Namespace, load: float) -> lis
     if stats.errors:
         lines += ["Errors by kind: " + "; ".join(f"{k} × {v}" for k, v in stats.errors.most_common()) + ".", ""]
     if res["levels"]:
-        lines += ["Server warnings: " + "; ".join(f"{k} × {v}" for k, v in res["levels"].most_common(8)) + ".", ""]
+        lines += ["Server warnings: " + "; ".join(f"{k} × {v}" for k, v in res["levels"].most_common(8)) + ".",
+                  ""]
     lines += ["Events: " + "; ".join(f"{k} × {v}" for k, v in sorted(stats.events.items())) + "."]
     return lines
 
@@ -796,13 +818,13 @@ def fmt_s(v: float | None) -> str:
     return "n/a" if v is None else f"≤ {v * 1000:.0f} ms"
 
 
-def write_section(lines: list[str]) -> None:
+def write_section(lines: list[str], section: str = SECTION) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(rf"{re.escape(section)}\n.*?(?=\n## |\Z)", re.S)
     section = "\n".join(lines)
     text = pattern.sub(lambda _m: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-    print(f"wrote the {SECTION!r} section of {RESULTS}")
+    print(f"wrote the {section!r} section of {RESULTS}")
 
 
 def main() -> None:
@@ -819,6 +841,8 @@ def main() -> None:
     parser.add_argument("--abandon-share", type=float, default=0.1)
     parser.add_argument("--decline-share", type=float, default=0.05)
     parser.add_argument("--restart-min", type=float, default=10.0, help="0: never restart a process")
+    parser.add_argument("--kill-min", type=float, default=0.0,
+                        help="SIGKILL a process (A and B in turn) every this many minutes; 0: never")
     parser.add_argument("--sample-s", type=float, default=15.0, help="RSS sampling interval")
     parser.add_argument("--workdir", help="server logs (default: a new /tmp/helpdesk-soak-* folder)")
     parser.add_argument("--no-write", action="store_true")
@@ -834,8 +858,10 @@ def main() -> None:
     if stats.error_samples:
         print("\nfirst errors:\n  " + "\n  ".join(stats.error_samples))
     if not args.no_write:
-        write_section(lines)
-    lost = sum(v for k, v in res["statuses"].items() if k not in FINAL)
+        if args.kill_min:  # its own section: the graceful soak's figures stay
+            lines[0] = KILL_SECTION
+        write_section(lines, lines[0])
+    lost = sum(v for k, v in res["statuses"].items() if k not in FINAL and not k.startswith("ended:"))
     sys.exit(1 if lost else 0)
 
 

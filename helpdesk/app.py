@@ -40,6 +40,7 @@ from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
 from helpdesk.openapi import install_openapi
 from helpdesk.org.routes import router as org_router
+from helpdesk.outage import install_outage_handlers
 from helpdesk.privacy.retention import wire_privacy
 from helpdesk.privacy.routes import router as privacy_router
 from helpdesk.ratelimit import RateLimitMiddleware, wire_rate_limits
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                   docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   openapi_url="/openapi.json" if docs else None)
     install_error_handlers(app)
+    install_outage_handlers(app)  # database/Redis unreachable: 503 + Retry-After, one warning line
     # Bodies are cut off while they stream in (413), before multipart parsing spools them to disk:
     # the largest upload plus room for the multipart envelope.
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes + MULTIPART_OVERHEAD)

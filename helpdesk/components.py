@@ -19,6 +19,7 @@ from helpdesk import metrics
 from helpdesk.access import can_view_work_order, visible_unit_ids
 from helpdesk.deps import get_current_staff, get_optional_applicant, get_optional_staff, get_session
 from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
+from helpdesk.outage import log_failure
 from helpdesk.state import AppState
 from helpdesk.tasks import start_background
 
@@ -87,8 +88,8 @@ async def sweep_recordings(component: Any) -> None:
             deleted = await component.sweep_retention()
             if deleted:
                 log.info("retention sweep deleted %d expired media files", deleted)
-        except Exception:  # the next hour tries again; the cause is logged
-            log.exception("recording retention sweep failed")
+        except Exception as exc:  # the next hour tries again; the cause is logged
+            log_failure(log, exc, "recording retention sweep failed")
         await asyncio.sleep(RETENTION_SWEEP_S)
 
 

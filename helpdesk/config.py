@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     fallback_after_s: float = 120.0
     reconnect_grace_s: float = 30.0
     heartbeat_interval_s: float = 15.0
+    reconcile_interval_s: float = Field(
+        10.0, gt=0, description="How often the leader compares Redis with the database and repairs stuck "
+        "calls, agents and waiting requests (docs/redis.md).")
     ws_max_message_bytes: int = 64 * 1024
     ws_compression: bool = Field(
         False, description="permessage-deflate on /ws (`helpdesk serve`). Off: it costs ~36 KB of server "

@@ -14,6 +14,7 @@ from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffS
 from helpdesk.admin.models import AdminEvent, AuditHead  # noqa: F401
 from helpdesk.applicants.models import Applicant, HandoffUse
 from helpdesk.db import Base
+from helpdesk.journey.records import AgentStatus, SharedStateEpoch
 from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 from helpdesk.workorders.models import (
     Channel,
@@ -26,8 +27,8 @@ from helpdesk.workorders.models import (
 )
 
 __all__ = [
-    "ApiToken", "Applicant", "Base", "Channel", "ChatMessage", "Department", "FileAttachment",
+    "AgentStatus", "ApiToken", "Applicant", "Base", "Channel", "ChatMessage", "Department", "FileAttachment",
     "HandoffUse", "Holiday", "LoginFailure", "OrgUnit", "Outcome", "Role", "ServiceItem",
-    "ServiceItemUnit", "Staff", "StaffSkill", "UnitLevel", "WorkOrder", "WorkOrderEvent",
+    "ServiceItemUnit", "SharedStateEpoch", "Staff", "StaffSkill", "UnitLevel", "WorkOrder", "WorkOrderEvent",
     "WorkOrderStatus",
 ]

@@ -31,6 +31,7 @@ from helpdesk.clock import Clock
 from helpdesk.config import Settings
 from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock, release_quietly
 from helpdesk.org.calendar import load_calendar
+from helpdesk.outage import log_failure
 from helpdesk.state import AppState
 from helpdesk.tasks import start_background
 from helpdesk.workorders.models import WorkOrder
@@ -345,8 +346,8 @@ async def run_sweeper(
             if await leader.acquire():
                 await sweep(state.sessions, state.clock, notifier, state.settings)
                 await notifier.deliver_due()
-        except Exception:  # the loop must outlive one bad round; the cause is logged
-            log.exception("follow-up sweep failed")
+        except Exception as exc:  # the loop must outlive one bad round; the cause is logged
+            log_failure(log, exc, "follow-up sweep failed")
 
 
 async def wire_accountability(state: AppState, stack: AsyncExitStack) -> None:

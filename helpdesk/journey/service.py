@@ -33,11 +33,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
-from helpdesk.journey import absence
+from helpdesk.journey import absence, agent_status
 from helpdesk.journey.context import offer_context, peer_names
 from helpdesk.journey.positions import LinePositions
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.logs import log_context
+from helpdesk.outage import is_service_unavailable
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
@@ -54,13 +55,15 @@ def staff_member(staff_id: int) -> str:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Redis (the shared queue and hub) cannot be reached: an outage to report, not a bug."""
+    """Redis (the shared queue and hub) or PostgreSQL (the record) cannot be reached: an outage to
+    report, not a bug."""
     if isinstance(exc, SignalingError):
         return exc.code == "unavailable"
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError | TimeoutError)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError) or is_service_unavailable(exc)
 
 
-UNAVAILABLE = "the service is briefly unavailable; reconnecting"
+UNAVAILABLE = "the service is briefly unavailable; nothing was changed, try again shortly"
+CHAT_NOT_SENT = "message not sent: the service is briefly unavailable; send it again shortly"
 
 
 class Journey:
@@ -72,6 +75,7 @@ class Journey:
         self.queue: QueueService  # set by the wiring (the queue emits into self.on_queue_event)
         self.endpoint: SignalingEndpoint
         self.wait_history: WaitHistory  # set by the wiring (the queue's history source)
+        self.recovery: Any = None  # helpdesk.journey.recovery.Recovery, set by the wiring
         self.local_agents: set[int] = set()  # agents whose socket this process holds (for heartbeats)
         self._local_sockets: Counter[str] = Counter()  # agent member -> this process's sockets of it
         # Leader only: since when each waiting applicant has had no socket on any process. Cleared
@@ -228,20 +232,19 @@ class Journey:
             metrics.observe_pairing(time.perf_counter() - accepted_at)
 
     async def end_call(self, room: Room | str, *, reason: str, by: str | None, closed: bool = False) -> None:
-        """Ends a call once, whoever asks first: closes the room, stamps the work order, then tells both
-        sides (so a wrap-up sent on `call.ended` finds the call ended), then frees the agent.
+        """Ends a call once, whoever asks first: stamps the work order, closes the room, then tells
+        both sides (so a wrap-up sent on `call.ended` finds the call ended), then frees the agent.
 
-        `closed=True`: the room was already closed by the drop-grace sweep, which hands it over."""
-        if closed:
-            ended = room if isinstance(room, Room) else None
-        else:
-            ended = await self.hub.close_room(room if isinstance(room, str) else room.id)
-        if ended is None:
-            return  # the other side (or another process) ended it first
-        meta = ended.metadata
-        inspection = self.state.components.get("inspection")
-        if inspection is not None:  # a live inspection ends with its call; what was recorded stays
-            await inspection.on_call_ended(meta["work_order"], reason)
+        The record comes first: when PostgreSQL is down this raises before Redis changes, so the
+        caller answers `unavailable` and the call goes on (retry the hang-up); the two never disagree.
+        `closed=True`: the room was already closed by the drop-grace sweep, which hands it over (if
+        the record fails then, the reconciler ends the work order: in_call without a room)."""
+        if isinstance(room, str):
+            found = await self.hub.get_room(room)
+            if found is None:
+                return
+            room = found
+        meta = room.metadata
         now = self.now()
         async with self.state.sessions() as session:
             wo = await session.get(WorkOrder, meta["work_order"])
@@ -250,6 +253,12 @@ class Journey:
                     await wos.record_drop(session, wo, member=by, kind="expired", now=now)
                 await wos.mark_ended(session, wo, reason=reason, by=by or "system", now=now)
                 await session.commit()
+        ended = room if closed else await self.hub.close_room(room.id)
+        if ended is None:
+            return  # the other side (or another process) ended it first
+        inspection = self.state.components.get("inspection")
+        if inspection is not None:  # a live inspection ends with its call; what was recorded stays
+            await inspection.on_call_ended(meta["work_order"], reason)
         message = p.CallEnded(room=ended.id, work_order=meta.get("work_order"), reason=reason, by=by)
         for member in ended.members:
             await self.send(member, message)
@@ -270,10 +279,13 @@ class Journey:
     async def on_connect(self, member: str, role: str, staff: Staff | None) -> dict[str, Any]:
         """Registers presence and tells a returning member where they were (waiting or in a room)."""
         extra: dict[str, Any] = {}
+        await self.recovery.ensure_current()  # Redis restarted? rebuilt from the database first
         if staff is not None and role == "agent":
             current = await self.queue.store.get_agent(staff.id)
             presence = await self.agent_presence(staff)
-            state = current.state if current is not None and current.state != "offline" else "away"
+            chosen = await agent_status.connected(self.state.sessions, staff.id, self.now(),
+                                                  self.state.settings.reconnect_grace_s)
+            state = current.state if current is not None and current.state != "offline" else chosen
             agent = await self.queue.agent_online(presence, state)
             self._local_sockets[member] += 1  # balanced by on_disconnect (ws.py's finally)
             self.local_agents.add(staff.id)
@@ -315,7 +327,8 @@ class Journey:
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
-            log.warning("member %s disconnected while Redis is unavailable; the drop is not recorded", member)
+            log.warning("member %s disconnected while Redis or the database is unavailable; the drop is "
+                        "not recorded (%s)", member, type(exc).__name__)
 
     async def _on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
         if member.startswith("a:") and self.hub.local_connection(member) is None:
@@ -330,12 +343,13 @@ class Journey:
             agent = await self.queue.store.get_agent(staff.id)
             if agent is not None and agent.active_calls == 0:
                 await self.queue.agent_state(staff.id, "offline")
+            await agent_status.disconnected(self.state.sessions, staff.id, self.now())
 
     # ---- socket messages → actions -------------------------------------------------------------
     async def refuse_unavailable(self, ws: Any, member: str, exc: BaseException) -> None:
         """The socket could not be registered (Redis down): a typed error and close 1011; the
         client reconnects with backoff until Redis is back."""
-        log.warning("socket of %s refused: Redis unavailable (%s)", member, type(exc).__name__)
+        log.warning("socket of %s refused: Redis or the database unavailable (%s)", member, type(exc).__name__)
         await ws.accept()
         await ws.send_text(p.dump(p.error("unavailable", UNAVAILABLE)))
         await ws.close(1011, "unavailable")
@@ -346,13 +360,17 @@ class Journey:
                 await self._handle_message(member, role, msg)
         except Exception as exc:
             if is_unavailable(exc) and not isinstance(exc, SignalingError):
-                raise SignalingError("unavailable", UNAVAILABLE) from exc
+                log.warning("%s from %s refused: %s (%s)", msg.type, member, "service unavailable", type(exc).__name__)
+                text = CHAT_NOT_SENT if isinstance(msg, p.Chat) else UNAVAILABLE
+                raise SignalingError("unavailable", text, msg.type) from exc
             raise
 
     async def _handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
-        if isinstance(msg, p.AgentStateSet):
+        if isinstance(msg, p.AgentStateSet):  # the choice is recorded first: it survives Redis
+            await agent_status.remember_state(self.state.sessions, int(member[2:]), msg.state, self.now())
             await self.queue.agent_state(int(member[2:]), msg.state)
         elif isinstance(msg, p.OfferAccept):
+            await self.database_reachable()  # the call's record must be writable before the queue moves
             self._accepted_at[msg.ticket] = time.perf_counter()
             try:
                 await self.queue.accept(msg.ticket, int(member[2:]))
@@ -386,6 +404,12 @@ class Journey:
             await component.handle_client_message(member, payload)
         except InspectionError as exc:
             raise SignalingError(ws_error(exc)["code"], exc.message) from exc
+
+    async def database_reachable(self) -> None:
+        """Raises (an outage) unless PostgreSQL answers now: checked before a step that changes Redis
+        and must then be recorded, so an outage refuses the step instead of half-doing it."""
+        async with self.state.sessions() as session:
+            await session.execute(select(1))
 
     async def member_room(self, member: str, room_id: str) -> Room:
         room = await self.hub.get_room(room_id)

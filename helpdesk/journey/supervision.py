@@ -15,6 +15,7 @@ from sqlalchemy import select
 from helpdesk.accounts.models import Role, Staff
 from helpdesk.applicants.models import Applicant
 from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.outage import log_failure
 from helpdesk.state import AppState
 from helpdesk.tasks import start_background
 from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
@@ -150,5 +151,5 @@ async def run_feed(feed: SupervisorFeed) -> None:
         await asyncio.sleep(SNAPSHOT_EVERY_S)
         try:
             await feed.push()
-        except Exception:  # one failed round must not end the wall; the cause is logged
-            log.exception("supervisor snapshot failed")
+        except Exception as exc:  # one failed round must not end the wall; the cause is logged
+            log_failure(log, exc, "supervisor snapshot failed")

@@ -12,29 +12,24 @@ import logging
 import math
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import timedelta
 
-from helpdesk_queue import MemoryQueueStore, QueueService, QueueSettings, QueueStore, WaitingEntry
+from helpdesk_queue import MemoryQueueStore, QueueService, QueueSettings, QueueStore
 from helpdesk_signaling.endpoint import SignalingEndpoint
 from helpdesk_signaling.hub import Hub, MemoryHub
-from sqlalchemy import select
 
-from helpdesk.journey import units
+from helpdesk.journey.reconcile import Reconciler
+from helpdesk.journey.recovery import Recovery
 from helpdesk.journey.service import Journey, is_unavailable
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock, release_quietly
-from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.outage import which_service
 from helpdesk.state import AppState
 from helpdesk.tasks import start_background
-from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 LEADER_TTL_S = 5.0  # a dead leader's timers move to another process within this
 LEADER_KEY = "leader:journey-tick"
-MARKER_KEY = "j:marker"  # present while Redis holds the queue; missing → rebuild it from the database
-MARKER_TTL_S = 3600
-RESTORE_MAX_AGE_S = 6 * 3600  # the queue entries' own TTL: older requests are not brought back
 STEP_TIMEOUT_S = 10.0
 
 
@@ -90,6 +85,7 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
                                  emit=journey.on_queue_event, settings=queue_settings(state),
                                  history=journey.wait_history, flush=journey.flush_queued)
+    journey.recovery = Recovery(journey)
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey
@@ -118,6 +114,9 @@ class Ticker:
         self.redis_down_since: float | None = None
         self.beat_every_s = max(TICK_S, journey.state.settings.heartbeat_interval_s / 2)
         self.last_beat = -math.inf
+        self.reconciler = Reconciler(journey)
+        self.reconcile_every_s = journey.state.settings.reconcile_interval_s
+        self.last_reconcile = -math.inf
 
     async def run(self) -> None:
         while True:
@@ -129,23 +128,24 @@ class Ticker:
             async with asyncio.timeout(STEP_TIMEOUT_S):  # a Redis that hangs (no RST) is a lost Redis
                 await self._step()
         except Exception as exc:  # the ticker must outlive one bad round; the cause is logged
-            if is_unavailable(exc) and self.journey.state.redis is not None:
-                self.leading = False  # the lock may lapse meanwhile: start afresh when back
-                if self.redis_down_since is None:
+            if is_unavailable(exc):
+                self.leading = self.leading and which_service(exc) != "Redis"  # the lock may lapse meanwhile
+                if self.redis_down_since is None:  # an expected outage: one warning line, no traceback
                     self.redis_down_since = asyncio.get_running_loop().time()
-                    log.error("Redis unreachable (%s: %s): queue, presence and timers paused until it is "
-                              "back; /readyz fails, sockets are refused with `unavailable`",
-                              type(exc).__name__, exc)
+                    log.warning("%s unreachable (%s: %s): queue, presence and timers paused until it is "
+                                "back; /readyz fails, sockets are refused with `unavailable`",
+                                which_service(exc), type(exc).__name__, str(exc)[:200])
                 return
             log.exception("journey tick failed")
             return
         if self.redis_down_since is not None:
             down_s = asyncio.get_running_loop().time() - self.redis_down_since
             self.redis_down_since = None
-            log.warning("Redis reachable again after %.0f s: journey timers resumed", down_s)
+            log.warning("Redis and the database reachable again after %.0f s: journey timers resumed", down_s)
 
     async def _step(self) -> None:
         now = asyncio.get_running_loop().time()
+        await self.journey.recovery.ensure_current()  # every process: a restarted Redis is rebuilt at once
         if now - self.last_beat >= self.beat_every_s - 0.05:
             await self.journey.heartbeat()
             self.last_beat = now
@@ -153,54 +153,14 @@ class Ticker:
         if leading and not self.leading:
             log.info("this process now runs the journey timers")
             self.journey.became_leader()
+            self.reconciler.reset()
         elif self.leading and not leading:
             log.info("another process runs the journey timers now")
         self.leading = leading
         if leading:
-            if await self.queue_was_lost():
-                n = await restore_waiting(self.journey)
-                if n:
-                    log.warning("the queue was empty (Redis restarted without its data, or a first start): "
-                                "%d waiting requests brought back from the database at their places", n)
             await self.journey.tick()
-
-    async def queue_was_lost(self) -> bool:
-        """True once after the shared queue lost its data: Redis restarted empty (or first start).
-        A marker key lives as long as the queue does; the leader recreates it. Memory backend: never
-        (one process; its restart is a deployment's restart, documented in docs/deploy.md)."""
-        redis = self.journey.state.redis
-        if redis is None:
-            return False
-        key = self.journey.state.settings.redis_prefix + MARKER_KEY
-        self.rounds += 1
-        created = bool(await redis.set(key, "1", ex=MARKER_TTL_S, nx=True))
-        if not created and self.rounds % 60 == 0:
-            await redis.expire(key, MARKER_TTL_S)
-        return created
-
-
-async def restore_waiting(journey: Journey) -> int:
-    """Queue again every request the database says is waiting (queued or offered, younger than the
-    queue's own TTL) that the queue does not hold, at its original place (enqueued_at = the work
-    order's creation). Applicants without a socket then leave after the reconnect grace as usual."""
-    state = journey.state
-    since = state.clock.now() - timedelta(seconds=RESTORE_MAX_AGE_S)
-    async with state.sessions() as session:
-        rows = (await session.scalars(
-            select(WorkOrder).where(WorkOrder.status.in_([WorkOrderStatus.queued, WorkOrderStatus.offered]),
-                                    WorkOrder.created_at >= since)
-            .order_by(WorkOrder.created_at))).all()
-        entries = []
-        for wo in rows:
-            if await journey.queue.store.get_entry(wo.applicant_id) is not None:
-                continue
-            item, unit = await session.get(ServiceItem, wo.item_id), await session.get(OrgUnit, wo.unit_id)
-            if item is None or unit is None:
-                continue
-            chain = await units.chain_for(session, item, unit.code)
-            entries.append(WaitingEntry(
-                ticket=wo.applicant_id, work_order_id=wo.id, unit_chain=[u.id for u in chain], item_id=item.id,
-                department_id=item.department_id, priority=wo.priority, enqueued_at=wo.created_at.timestamp()))
-    for entry in entries:
-        await journey.queue.join(entry)
-    return len(entries)
+            if now - self.last_reconcile >= self.reconcile_every_s:
+                self.last_reconcile = now
+                await self.journey.recovery.ensure_current(thorough=True)  # compares epochs with the database
+                await self.journey.recovery.refresh_stamp()
+                await self.reconciler.run()

@@ -59,7 +59,13 @@ async def socket(ws: WebSocket) -> None:
     if not origin_allowed(ws, state):
         await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
         return
-    who = await identify(ws, state)
+    try:
+        who = await identify(ws, state)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        await journey.refuse_unavailable(ws, "?", exc)  # database down: typed error, close 1011
+        return
     if who is None:
         await ws.close(CLOSE_UNAUTHORIZED, "login required")
         return

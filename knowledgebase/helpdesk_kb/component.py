@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from whoosh.index import LockError
 
@@ -188,6 +189,8 @@ class Kb:
                     log.info("kb index caught up with %d changed article(s)", changed)
             except KbUnavailable:
                 log.warning("kb index busy; catch-up retried at the next tick")
+            except (OSError, DBAPIError) as exc:  # the database is down: one line, the next tick retries
+                log.warning("kb index catch-up skipped: database unavailable (%s)", type(exc).__name__)
             except Exception:  # the loop must survive a database hiccup; the next tick retries
                 log.exception("kb index catch-up failed")
 

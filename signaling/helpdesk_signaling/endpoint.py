@@ -58,6 +58,15 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+def _log_outage(exc: BaseException, message: str, *args: object) -> None:
+    """A lost backend (Redis) is an expected outage: one warning line; anything else a traceback."""
+    if (isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith("redis")
+            or getattr(exc, "code", None) == "unavailable"):
+        log.warning(message + " (%s: %s)", *args, type(exc).__name__, exc)
+    else:
+        log.exception(message, *args)
+
+
 class SocketConnection:
     """One socket's outbound side. Frames are written at once while the transport takes them (from
     whichever task delivers: usually the peer's reading task); under back-pressure they wait in an
@@ -218,8 +227,8 @@ class SignalingEndpoint:
         conn.hold(welcome_text)  # first: anything relayed during connect() waits behind it
         try:
             await self.hub.connect(member, conn, now=self.now())
-        except Exception:
-            log.exception("signaling hub unavailable; refusing member %s for now", member)
+        except Exception as exc:
+            _log_outage(exc, "signaling hub unavailable; refusing member %s for now", member)
             await websocket.send_text(dump(error("unavailable", "signaling is unavailable; retry shortly")))
             await websocket.close(1011, "unavailable")
             return
@@ -232,8 +241,8 @@ class SignalingEndpoint:
             await conn.finish()
             try:
                 await self.hub.disconnect(member, conn, now=self.now(), grace_s=self.grace_s)
-            except Exception:
-                log.exception("could not record the drop of member %s", member)
+            except Exception as exc:
+                _log_outage(exc, "could not record the drop of member %s", member)
             if self.draining and not self.connections:
                 self._all_gone.set()
 

@@ -234,6 +234,8 @@ class RedisHub:
                 await self._pubsub.unsubscribe(self._channel(member))
 
     async def connect(self, member: str, conn: Connection, now: float | None = None) -> list[Room]:
+        if self._lost:  # the subscriber is not back on Redis yet: nothing would reach this socket
+            raise SignalingError("unavailable", "signaling is reconnecting to Redis; retry shortly")
         old = self._conns.get(member)
         self._conns[member] = conn
         if old is not None and old is not conn:

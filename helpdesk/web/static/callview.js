@@ -350,6 +350,20 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
 
   const mine = (m) => call && m.room === call.room;
   socket.on('chat', (m) => { if (mine(m)) addChat(m); });
+  // Chat refused in an outage (error ref=chat, in the order sent): the oldest pending line shows
+  // "not sent yet" and is resent every 5 s until its echo arrives.
+  let resendTimer = null;
+  const resendUnsent = () => {
+    resendTimer = null;
+    for (const li of el.chatLog.querySelectorAll('li.pending.unsent')) { li.classList.remove('unsent'); if (call) socket.send({ type: 'chat', room: call.room, text: li.dataset.text }); }
+  };
+  socket.on('error', (m) => {
+    const li = m?.ref === 'chat' && call && el.chatLog.querySelector('li.pending:not(.unsent)');
+    if (!li) return;
+    li.classList.add('unsent');
+    li.title = t('chat.not_sent');
+    if (m.code === 'unavailable') resendTimer ??= setTimeout(resendUnsent, 5000);
+  });
   socket.on('file', (m) => { if (mine(m)) addFile(m.file, m.from); });
   socket.on('peer.dropped', (m) => { if (mine(m)) { call.peerDropped = true; call.graceS = m.grace_s; refreshReconnecting(); } });
   socket.on('peer.resumed', (m) => {

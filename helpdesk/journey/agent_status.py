@@ -1,0 +1,70 @@
+"""Each agent's chosen state (ready/away/offline) and socket comings and goings, in the database,
+so that a reconnect within the grace or a Redis restart gives agents back the state they chose
+instead of `away` (records.AgentStatus)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from helpdesk_queue.models import AgentState
+from sqlalchemy import select
+
+from helpdesk.journey.records import AgentStatus
+
+CHOSEN = ("ready", "away")
+FORGET_AFTER = timedelta(hours=24)  # a socket that never said goodbye (SIGKILL) is forgotten after this
+
+
+async def _row(session: Any, staff_id: int, now: datetime) -> AgentStatus:
+    row: AgentStatus | None = await session.get(AgentStatus, staff_id)
+    if row is None:
+        row = AgentStatus(staff_id=staff_id, state="away", state_at=now)
+        session.add(row)
+    return row
+
+
+async def remember_state(sessions: Any, staff_id: int, state: str, now: datetime) -> None:
+    """The agent asked for ready/away/offline: written (and committed) before Redis changes."""
+    async with sessions() as session:
+        row = await _row(session, staff_id, now)
+        row.state, row.state_at = state, now
+        await session.commit()
+
+
+async def connected(sessions: Any, staff_id: int, now: datetime, grace_s: float) -> AgentState:
+    """A socket of the agent opened: returns the state to give back when Redis has none."""
+    async with sessions() as session:
+        row = await _row(session, staff_id, now)
+        back = restorable(row, now, grace_s)
+        row.connected_at, row.disconnected_at = now, None
+        await session.commit()
+    return "ready" if back == "ready" else "away"
+
+
+async def disconnected(sessions: Any, staff_id: int, now: datetime) -> None:
+    """The agent's last socket closed (on any process)."""
+    async with sessions() as session:
+        row = await _row(session, staff_id, now)
+        row.disconnected_at = now
+        await session.commit()
+
+
+def restorable(row: AgentStatus, now: datetime, grace_s: float) -> str | None:
+    """The chosen state if the agent is (or was, within the grace) connected; None otherwise."""
+    if row.state not in CHOSEN or row.connected_at is None or now - row.connected_at > FORGET_AFTER:
+        return None
+    if row.disconnected_at is not None and (now - row.disconnected_at).total_seconds() > grace_s:
+        return None
+    return row.state
+
+
+async def connected_agents(session: Any, now: datetime, grace_s: float) -> dict[int, str]:
+    """Agents the database says are connected, with the state each chose (for a rebuild)."""
+    rows = (await session.scalars(select(AgentStatus).where(AgentStatus.connected_at.is_not(None)))).all()
+    out = {}
+    for row in rows:
+        state = restorable(row, now, grace_s)
+        if state is not None:
+            out[row.staff_id] = state
+    return out
