@@ -7,6 +7,16 @@ from helpdesk.accountability.models import Breach, FollowupPolicy, StaffNotifica
 from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffSkill
 from helpdesk.applicants.models import Applicant, HandoffUse
 from helpdesk.db import Base
+from helpdesk.integration.models import (  # noqa: F401
+    ApplicantMessage,
+    EventDelivery,
+    IntegrationEvent,
+    MessageTemplate,
+    PhoneVerification,
+    ServicePackage,
+    ServicePackageItem,
+    WebhookSubscription,
+)
 from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 from helpdesk.workorders.models import (
     Channel,
