@@ -77,15 +77,16 @@ class Client:
 class Receiver:
     """A webhook endpoint: verifies, drops duplicates by X-Helpdesk-Event-Id, keeps events in order."""
 
-    def __init__(self, port: int, secret: str) -> None:
-        self.secret, self.events, self.rejected = secret, [], 0
+    def __init__(self, port: int, secret: str, now: Any = time.time) -> None:
+        self.secret, self.rejected, self.now = secret, 0, now
+        self.events: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if not verify(receiver.secret, self.headers, body):
+                if not verify(receiver.secret, self.headers, body, now=receiver.now()):
                     receiver.rejected += 1
                     self.send_response(401)
                 else:
