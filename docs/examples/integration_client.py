@@ -78,7 +78,7 @@ class Receiver:
     """A webhook endpoint: verifies, drops duplicates by X-Helpdesk-Event-Id, keeps events in order."""
 
     def __init__(self, port: int, secret: str, now: Any = time.time) -> None:
-        self.secret, self.rejected, self.now = secret, 0, now
+        self.secret, self.rejected, self.hits, self.now = secret, 0, 0, now
         self.events: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         receiver = self
@@ -86,6 +86,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.hits += 1  # every request, duplicates included
                 if not verify(receiver.secret, self.headers, body, now=receiver.now()):
                     receiver.rejected += 1
                     self.send_response(401)

@@ -22,7 +22,8 @@ def limiter(state: AppState) -> MovingWindowRateLimiter:
     found: MovingWindowRateLimiter | None = state.components.get("integration_limiter")
     if found is None:
         url = state.settings.redis_url
-        storage: Any = RedisStorage(url.replace("redis://", "async+redis://", 1)) if url else MemoryStorage()
+        storage: Any = (RedisStorage(url.replace("redis://", "async+redis://", 1), implementation="redispy")
+                        if url else MemoryStorage())  # redis-py, which the app already uses (not coredis)
         found = state.components["integration_limiter"] = MovingWindowRateLimiter(storage)
     return found
 
