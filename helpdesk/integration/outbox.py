@@ -34,6 +34,7 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "callback_missed": ("callback.missed",),
     "inspection_passed": ("inspection.passed",),
     "inspection_failed": ("inspection.failed",),
+    "inspection_rectify": ("inspection.rectify",),
 }
 OUTCOME_EVENTS = {"resolved": "work_order.resolved", "unresolved": "work_order.unresolved",
                   "follow_up": "work_order.unresolved"}

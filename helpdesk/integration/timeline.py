@@ -34,6 +34,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "peer_dropped": ("一方网络中断", "A participant's connection dropped"),
     "peer_resumed": ("一方重新连接", "A participant reconnected"),
     "peer_expired": ("一方未能重新连接", "A participant did not come back"),
+    "inspection_passed": ("远程勘验通过", "Remote inspection passed"),
+    "inspection_failed": ("远程勘验未通过", "Remote inspection failed"),
+    "inspection_rectify": ("远程勘验：需整改", "Remote inspection: to be rectified"),
     "handed_in": ("由外部系统转来（如 12345 热线）", "Handed in by another system (e.g. the 12345 hotline)"),
 }
 OUTCOMES = {"resolved": ("已解决", "resolved"), "unresolved": ("未解决", "unresolved"),

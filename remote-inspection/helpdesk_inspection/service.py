@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect as _inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event, select
@@ -39,6 +40,8 @@ from helpdesk_inspection.ports import (
 )
 
 OUTBOX = "insp_outbox"
+# (session, work order id, kind, actor, data)
+OnWorkOrderEvent = Callable[[AsyncSession, str, str, str, dict[str, Any]], Awaitable[None]]
 
 
 @event.listens_for(Session, "after_rollback")
@@ -53,6 +56,8 @@ class InspectionService:
         self.clock = clock
         self._send = send_to_member
         self.live = live
+        # Set by the wiring: records a step on the work order's timeline inside the caller's transaction.
+        self.on_work_order_event: OnWorkOrderEvent | None = None
 
     def push(
         self,
@@ -313,6 +318,11 @@ class InspectionService:
         await self._close(session, insp, InspectionStatus.ended)
         insp.outcome, insp.outcome_note = outcome, note
         await session.flush()
+        if self.on_work_order_event is not None:
+            kind = {InspectionOutcome.passed: "inspection_passed", InspectionOutcome.failed: "inspection_failed",
+                    InspectionOutcome.rectify: "inspection_rectify"}[outcome]
+            await self.on_work_order_event(session, insp.work_order_id, kind, f"s:{staff.id}",
+                                           {"inspection_id": insp.id, "rectify_points": insp.rectify_points or []})
         self.push(
             session,
             insp,
