@@ -167,13 +167,15 @@ async def list_work_orders(
             "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None}
 
 
-async def _unit_path(session: AsyncSession, code: str | None) -> str | None:
-    if code is None:
-        return None
+async def unit_by_code(session: AsyncSession, code: str) -> OrgUnit:
     unit = await session.scalar(select(OrgUnit).where(OrgUnit.code == code))
     if unit is None:
         raise NotFound(f"unit {code!r} not found", code="unknown_unit")
-    return unit.path
+    return unit
+
+
+async def _unit_path(session: AsyncSession, code: str | None) -> str | None:
+    return (await unit_by_code(session, code)).path if code is not None else None
 
 
 @router.post("/work-orders/{ref}/notes", status_code=201)

@@ -16,7 +16,7 @@ from helpdesk.applicants.handoff import issue_handoff
 from helpdesk.deps import ClockDep, SessionDep, SettingsDep
 from helpdesk.errors import NotFound
 from helpdesk.integration import packages
-from helpdesk.integration.api import token_unit_path
+from helpdesk.integration.api import token_unit_path, unit_by_code
 from helpdesk.integration.ratelimit import scoped
 from helpdesk.journey.routes import item_or_404
 from helpdesk.journey.schemas import PHONE
@@ -52,7 +52,7 @@ async def list_items(
 ) -> dict[str, Any]:
     stmt = select(ServiceItem).order_by(ServiceItem.code)
     if unit:
-        u = await _unit(session, unit)
+        u = await unit_by_code(session, unit)
         stmt = stmt.where(ServiceItem.id.in_(select(ServiceItemUnit.item_id).where(ServiceItemUnit.unit_id == u.id)))
     if q:
         stmt = stmt.where(or_(ServiceItem.code.contains(q, autoescape=True),
@@ -63,18 +63,11 @@ async def list_items(
             "next_offset": offset + limit if len(rows) > limit else None}
 
 
-async def _unit(session: Any, code: str) -> OrgUnit:
-    unit = await session.scalar(select(OrgUnit).where(OrgUnit.code == code))
-    if unit is None:
-        raise NotFound(f"unit {code!r} not found", code="unknown_unit")
-    return unit
-
-
 @router.get("/units/{code}/hours")
 async def unit_hours(code: str, token: CatalogToken, session: SessionDep, clock: ClockDep,
                      days: Annotated[int, Query(ge=1, le=60)] = 14) -> dict[str, Any]:
     """The weekly hours and the next days' actual opening (holidays and make-up days applied)."""
-    unit = await _unit(session, code)
+    unit = await unit_by_code(session, code)
     path = await token_unit_path(session, token)
     if path is not None and not unit.path.startswith(path):
         raise NotFound(f"unit {code!r} not found", code="unknown_unit")
