@@ -53,6 +53,11 @@ function backToSupervisor(me) {
   return true;
 }
 
+/** Who is logged in (null when nobody): asked without a 401 in the browser's console. */
+async function currentStaff() {
+  return (await get('/api/auth/session'))?.staff ?? null;
+}
+
 // ---- login ------------------------------------------------------------------------------------
 let lockTimer = null;
 function lockLogin(seconds) {
@@ -104,7 +109,7 @@ async function login(e) {
     }
     $('login-password').value = '';
     $('login-submit').disabled = false;
-    const me = await get('/api/auth/me');
+    const me = await currentStaff();
     if (backToSupervisor(me)) return;
     await enterWorkbench(me);
   } catch (ex) {
@@ -229,7 +234,8 @@ async function enterWorkbench(me) {
   kb.idle();
   inspection = createAgentInspection({ socket });
   wrapup = createWrapup({
-    onDone: ({ away }) => {
+    onDone: ({ away, number, outcome }) => {
+      toast(t('wrapup.saved', { number, outcome: t(`outcome.${outcome}`) }));
       call.hide();
       app.context = null;
       setCallState('idle');
@@ -289,7 +295,8 @@ async function boot() {
   document.title = t('console.title');
   wireStatic();
   try {
-    const me = await get('/api/auth/me');
+    const me = await currentStaff();
+    if (!me) throw new ApiError(401, 'login_required');
     if (backToSupervisor(me)) return;
     await enterWorkbench(me);
   } catch (ex) {

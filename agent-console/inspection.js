@@ -42,7 +42,8 @@ export function createAgentInspection({ socket }) {
     if (!call) throw new Error('no call');
     if (!call.ui) {
       const { inspectionUI } = await load();
-      call.ui = inspectionUI({ role: 'agent', root: el.root, send: (m) => socket.send(m) });
+      call.ui = inspectionUI({ role: 'agent', root: el.root, send: (m) => socket.send(m),
+        text: (key, args) => t(`insp.${key}`, args) });
     }
     return call.ui;
   }

@@ -1,5 +1,5 @@
 // The incoming-offer card: applicant context, countdown, accept / decline, optional ring.
-import { t, setText, formatWait, formatTime } from '/static/help/i18n.js';
+import { t, setText, formatWait, formatTime, getLang } from '/static/help/i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,10 +13,17 @@ function row(dl, key, value) {
   return dd;
 }
 
-function label(obj) {
+/** A named thing in the page's language: the English name when there is one. */
+export function localName(obj) {
   if (!obj) return '';
   if (typeof obj === 'string') return obj;
-  return obj.name && obj.code ? `${obj.name}（${obj.code}）` : obj.name || obj.code || '';
+  return (getLang() === 'en' && obj.name_en) || obj.name || obj.code || '';
+}
+
+function label(obj) {
+  if (!obj || typeof obj === 'string') return obj || '';
+  const name = localName(obj);
+  return name && obj.code ? t('context.name_code', { name, code: obj.code }) : name;
 }
 
 /** The hand-off block: {issuer, ctx: {kind, reason, application_no, ...}, priority, item}. */

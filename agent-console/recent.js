@@ -1,6 +1,6 @@
 // "My recent work orders" (GET /api/workorders?mine=1).
 import { get, post } from '/static/help/api.js';
-import { t, setText, formatTime } from '/static/help/i18n.js';
+import { t, setText, formatTime, getLang } from '/static/help/i18n.js';
 
 function rowsOf(data) {
   if (Array.isArray(data)) return data;
@@ -29,8 +29,13 @@ export async function loadRecent(list) {
   for (const w of rows) {
     const li = document.createElement('li');
     li.dataset.workOrder = w.id ?? '';
-    const num = document.createElement('span');
+    // The number opens the work order (timeline, chat, files) on the history page, in a new tab:
+    // the console keeps its socket and the agent's state.
+    const num = document.createElement('a');
     num.className = 'num';
+    num.href = `/console/history.html?wo=${encodeURIComponent(w.id)}`;
+    num.target = '_blank';
+    num.rel = 'noopener';
     num.textContent = w.number || `#${w.id}`;
     const badge = document.createElement('span');
     badge.className = 'outcome';
@@ -39,7 +44,7 @@ export async function loadRecent(list) {
     const key = w.outcome ? `outcome.${w.outcome}` : `status.${w.status}`;
     badge.textContent = status ? (t(key) === key ? status : t(key)) : '';
     const item = document.createElement('div');
-    item.textContent = typeof w.item === 'object' && w.item ? w.item.name || w.item.code : w.item_name || w.item || '';
+    item.textContent = (getLang() === 'en' && w.item_name_en) || w.item_name || '';
     const when = document.createElement('div');
     when.className = 'muted';
     when.textContent = formatTime(w.ended_at || w.answered_at || w.queued_at || w.created_at);

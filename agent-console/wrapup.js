@@ -10,6 +10,7 @@ export function createWrapup({ onDone }) {
   const form = $('wrapup-form');
   const err = $('wrapup-error');
   let workOrder = null;
+  let number = '';
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -24,11 +25,11 @@ export function createWrapup({ onDone }) {
     const notes = $('wrapup-notes').value.trim();
     $('wrapup-submit').disabled = true;
     try {
-      await post(`/api/workorders/${encodeURIComponent(workOrder)}/wrapup`, { outcome, notes });
+      const saved = await post(`/api/workorders/${encodeURIComponent(workOrder)}/wrapup`, { outcome, notes });
       view.hidden = true;
       const away = $('wrapup-stay-away').checked;
       workOrder = null;
-      onDone({ away });
+      onDone({ away, number: saved?.number || number, outcome });
     } catch (ex) {
       err.hidden = false;
       err.textContent = ex.status === 0 ? t('error.network') : t('wrapup.failed', { detail: detailText(ex) || ex.code });
@@ -45,10 +46,15 @@ export function createWrapup({ onDone }) {
       // A warm transfer that the other unit accepted: the outcome is already known.
       if (info.reason === 'transferred') $('wrapup-outcome').value = 'transferred';
       err.hidden = true;
-      const reason = info.reason ? t(`ended.reason.${info.reason}`) : '';
-      const why = reason.startsWith('ended.') ? info.reason : reason;
-      const show = (id) => setText($('wrapup-info'), 'wrapup.info', { id, reason: why });
-      // Agents know a call by its work-order number (VH…), never by the internal id.
+      const key = `ended.reason.${info.reason}`;
+      const why = info.reason ? (t(key) === key ? info.reason : t(key)) : '';
+      // Agents know a call by its work-order number (VH…), never by the internal id; until it is
+      // known the line says only why the call ended (never "工单 （…）").
+      const show = (id) => {
+        number = id || '';
+        if (id) setText($('wrapup-info'), why ? 'wrapup.info' : 'wrapup.info_number', { id, reason: why });
+        else setText($('wrapup-info'), why ? 'wrapup.info_reason' : 'wrapup.info_none', { reason: why });
+      };
       show(info.number || '');
       if (!info.number && info.work_order) {
         const wanted = info.work_order;

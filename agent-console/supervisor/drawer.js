@@ -1,38 +1,12 @@
 // The work-order drawer: the full record (summary, timeline, chat, files) from GET
 // /api/workorders/{id}, and the follow-up actions on an open order (claim, note, resolve, reassign).
-import { t, setText, formatSize } from '/static/help/i18n.js';
+import { t, setText } from '/static/help/i18n.js';
 import { get, post, detailText } from '/static/help/api.js';
-import { $, el, when, clock, label, toast, safeFileUrl } from './dom.js';
+import { $, el, when, clock, label, toast } from './dom.js';
+import { renderTimeline, renderChat, renderFiles, localName } from '../workorder-view.js';
 import { routes } from './routes.js';
 
 const OPEN_STATES = new Set(['unresolved', 'callback_pending']);
-// Event data shown in the timeline, in this order, each as "label: value" (ids and zeros left out).
-const DATA_FIELDS = {
-  outcome: (v) => label('outcome.', v), reason: (v) => label('ended.reason.', v), channel: (v) => label('channel.', v),
-  notes: String, note: String, text: String, rating: String, phone: String, filename: String, name: String,
-  reached: (v) => t(v ? 'sup.yes' : 'sup.no'),
-  fallback_level: (v) => (Number(v) ? String(v) : null), level: (v) => (Number(v) ? String(v) : null),
-  wait_s: clock, waited_s: clock, talk_s: clock,
-  due: (v) => when(v), due_at: (v) => when(v), remind_at: (v) => when(v), red_at: (v) => when(v),
-  escalate_at: (v) => when(v),
-};
-
-/** A short line from an event's data: the known fields; else compact JSON without ids (all text). */
-export function eventDetail(data) {
-  if (!data || typeof data !== 'object') return data ? String(data) : '';
-  const parts = [];
-  for (const [k, fmt] of Object.entries(DATA_FIELDS)) {
-    const v = data[k];
-    if (v === undefined || v === null || v === '' || typeof v === 'object') continue;
-    const text = fmt(v);
-    if (text !== null && text !== '') parts.push(`${label('sup.field.', k)}: ${text}`);
-  }
-  if (parts.length) return parts.join(' · ');
-  const rest = Object.fromEntries(Object.entries(data).filter(([k]) => !k.endsWith('_id') && k !== 'priority' && !(k in DATA_FIELDS)));
-  const json = JSON.stringify(rest);
-  if (json === '{}') return '';
-  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
-}
 
 export function createDrawer({ agents, reassign }) {
   const drawer = $('sup-drawer');
@@ -58,8 +32,8 @@ export function createDrawer({ agents, reassign }) {
     setText($('sup-drawer-title'), 'sup.drawer.title', { number: wo.number });
     $('sup-drawer-summary').replaceChildren(dl([
       ['sup.col.status', label('status.', wo.status)],
-      ['context.item', wo.item?.name || wo.item_name],
-      ['context.unit', wo.unit?.name],
+      ['context.item', localName(wo.item, wo.item_name)],
+      ['context.unit', localName(wo.unit)],
       ['context.channel', label('channel.', wo.channel)],
       ['sup.drawer.queued', when(wo.queued_at || wo.created_at, true)],
       ['sup.drawer.answered', when(wo.answered_at, true)],
@@ -74,28 +48,9 @@ export function createDrawer({ agents, reassign }) {
       ['sup.col.due', when(wo.due_at)],
     ]));
 
-    const events = (wo.events || []).map((e) => el('li', { dataset: { kind: e.kind } }, [
-      el('time', { datetime: e.at || '', text: when(e.at, true) }),
-      el('strong', { text: ` ${label('sup.event.', e.kind)}` }),
-      el('span', { class: 'muted', text: ` · ${actorName(e.actor)}` }),
-      eventDetail(e.data) ? el('p', { class: 'detail', text: eventDetail(e.data) }) : null,
-    ]));
-    $('sup-drawer-timeline').replaceChildren(...(events.length ? events : [el('li', { class: 'muted', text: t('sup.drawer.no_events') })]));
-
-    const chat = (wo.chat || []).map((c) => el('li', { class: c.sender_kind === 'applicant' ? '' : 'mine' }, [
-      el('span', { class: 'who', text: c.sender_kind === 'applicant' ? t('sup.actor.applicant') : actorName(`s:${c.sender_id}`) }),
-      el('time', { datetime: c.at || '', text: when(c.at, true) }),
-      el('p', { text: c.text }),
-    ]));
-    $('sup-drawer-chat').replaceChildren(...(chat.length ? chat : [el('li', { class: 'muted', text: t('sup.drawer.no_chat') })]));
-
-    const files = (wo.files || []).map((f) => {
-      const href = safeFileUrl(f.url);
-      const name = href ? el('a', { href, target: '_blank', rel: 'noopener', text: f.name }) : el('span', { text: f.name });
-      return el('li', { dataset: { fileId: String(f.id) } }, [name,
-        el('span', { class: 'meta', text: `${formatSize(f.size)} · ${when(f.created_at, true)}${f.sha256 ? ` · SHA-256 ${String(f.sha256).slice(0, 12)}…` : ''}` })]);
-    });
-    $('sup-drawer-files').replaceChildren(...(files.length ? files : [el('li', { class: 'muted', text: t('sup.drawer.no_files') })]));
+    renderTimeline($('sup-drawer-timeline'), wo.events, actorName);
+    renderChat($('sup-drawer-chat'), wo.chat, actorName);
+    renderFiles($('sup-drawer-files'), wo.files);
 
     const open = OPEN_STATES.has(wo.status);
     $('sup-drawer-actions').hidden = !open;

@@ -195,7 +195,8 @@ async function boot() {
   });
   let me = null;
   try {
-    me = await get(routes.me);
+    me = (await get(routes.session))?.staff ?? null;
+    if (!me) gate('login');
   } catch (ex) {
     gate(ex instanceof ApiError && (ex.status === 401 || ex.status === 403) ? 'login' : 'error');
   }

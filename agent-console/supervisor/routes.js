@@ -8,7 +8,7 @@ const q = (params) => {
 const wo = (id) => `/api/workorders/${encodeURIComponent(id)}`;
 
 export const routes = {
-  me: '/api/auth/me',
+  session: '/api/auth/session', // {staff: profile | null}: no 401 for a visitor not logged in
   logout: '/api/auth/logout',
   units: '/api/org/units',
   workOrder: wo,

@@ -20,7 +20,16 @@ from helpdesk.accounts.schemas import (
     WhoAmI,
 )
 from helpdesk.config import Settings
-from helpdesk.deps import ClockDep, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep, SignerDep
+from helpdesk.deps import (
+    ClockDep,
+    CurrentAdmin,
+    CurrentStaff,
+    SessionDep,
+    SettingsDep,
+    SignerDep,
+    StateDep,
+    load_staff_from_cookie,
+)
 from helpdesk.errors import BadRequest, Unauthorized
 from helpdesk.security import STAFF_COOKIE, Signer
 
@@ -57,6 +66,13 @@ async def logout(response: Response, settings: SettingsDep) -> Response:
 @router.get("/api/auth/me", response_model=StaffProfile)
 async def me(staff: CurrentStaff, session: SessionDep) -> dict[str, Any]:
     return await service.staff_profile(session, staff)
+
+
+@router.get("/api/auth/session")
+async def current_session(request: Request, state: StateDep, session: SessionDep) -> dict[str, Any]:
+    """Who is logged in, or nobody: pages ask this first, so a fresh visit logs no 401."""
+    staff = await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
+    return {"staff": await service.staff_profile(session, staff) if staff is not None else None}
 
 
 @router.post("/api/auth/password", status_code=204)

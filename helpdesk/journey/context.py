@@ -20,8 +20,8 @@ async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, f
     unit = await session.get(OrgUnit, wo.unit_id)
     applicant = await session.get(Applicant, wo.applicant_id)
     rows = await session.execute(
-        select(WorkOrder.number, ServiceItem.name, WorkOrder.outcome, WorkOrder.status, WorkOrder.ended_at,
-               WorkOrder.notes)
+        select(WorkOrder.number, ServiceItem.name, ServiceItem.name_en, WorkOrder.outcome, WorkOrder.status,
+               WorkOrder.ended_at, WorkOrder.notes)
         .join(ServiceItem, ServiceItem.id == WorkOrder.item_id)
         .where(WorkOrder.applicant_id == wo.applicant_id, WorkOrder.id != wo.id)
         .order_by(WorkOrder.created_at.desc())
@@ -29,8 +29,8 @@ async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, f
     )
     return {
         "item": {"id": wo.item_id, "code": item.code if item else None, "name": item.name if item else None,
-                 "remote_inspection": bool(item and item.remote_inspection)},
-        "unit": {"id": wo.unit_id, "name": unit.name if unit else None},
+                 "name_en": item.name_en if item else None, "remote_inspection": bool(item and item.remote_inspection)},
+        "unit": {"id": wo.unit_id, "name": unit.name if unit else None, "name_en": unit.name_en if unit else None},
         "applicant": {"name": applicant.name if applicant else None, "phone": applicant.phone if applicant else None},
         "handoff": wo.handoff,
         "priority": wo.priority,
@@ -40,7 +40,8 @@ async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, f
         "fallback_level": fallback_level,
         "transfer": await transfer_context(session, wo),
         "history": [
-            {"number": r.number, "item": r.name, "outcome": r.outcome.value if r.outcome else r.status.value,
+            {"number": r.number, "item": {"name": r.name, "name_en": r.name_en},
+             "outcome": r.outcome.value if r.outcome else r.status.value,
              "ended_at": r.ended_at.isoformat() if r.ended_at else None, "notes": (r.notes or "")[:200]}
             for r in rows
         ],
@@ -53,7 +54,8 @@ async def peer_names(session: AsyncSession, wo: WorkOrder) -> tuple[dict[str, An
     applicant = await session.get(Applicant, wo.applicant_id)
     unit = await session.get(OrgUnit, agent.unit_id) if agent else None
     agent_side = {"role": "agent", "name": agent.display_name if agent else "", "unit": unit.name if unit else ""}
-    applicant_side = {"role": "applicant", "name": (applicant.name if applicant else None) or "申请人"}
+    # No name given: "" and each page says "applicant" in its own language.
+    applicant_side = {"role": "applicant", "name": (applicant.name if applicant else None) or ""}
     return agent_side, applicant_side
 
 

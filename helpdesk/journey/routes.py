@@ -30,8 +30,9 @@ from helpdesk.journey import units
 from helpdesk.journey.schemas import CallbackIn, HelpRequestIn, PhoneCodeIn, RatingIn
 from helpdesk.journey.service import Journey, applicant_member, staff_member
 from helpdesk.org.calendar import load_calendar
-from helpdesk.org.models import ServiceItem
+from helpdesk.org.models import Department, ServiceItem
 from helpdesk.security import APPLICANT_COOKIE, CSRF_COOKIE, STAFF_COOKIE
+from helpdesk.workorders import repository as wos_repo
 from helpdesk.workorders import service as wos
 from helpdesk.workorders.models import Channel, FileAttachment, WorkOrder
 from helpdesk.workorders.repository import can_staff_view
@@ -52,9 +53,12 @@ JourneyDep = Annotated[Journey, Depends(get_journey)]
 async def help_page(request: Request, state: StateDep, item: str = Query("", max_length=64),
                     t: str = Query("", max_length=8192), lang: str | None = Query(None, max_length=8),
                     unit: str = Query("", max_length=64)) -> Response:
-    language = lang if lang in ("zh-CN", "en") else state.settings.default_language
+    # Only an explicit ?lang= is rendered as a choice: otherwise the page keeps the applicant's saved
+    # choice, then their browser's language, then the default (static/i18n.js initialLang).
+    language = lang if lang in ("zh-CN", "en") else ""
     return templates.TemplateResponse(request, "help.html", {
-        "lang": language, "item_code": item, "handoff_token": t, "unit_code": unit,
+        "lang": language, "default_lang": state.settings.default_language, "item_code": item, "handoff_token": t,
+        "unit_code": unit,
         "csrf_token": getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, ""),
     })
 
@@ -76,7 +80,9 @@ async def help_item(code: str, session: SessionDep, journey: JourneyDep, clock: 
     guide = journey.state.components.get("kb_guide")
     return {
         "code": item.code, "name": item.name, "name_en": item.name_en,
-        "department": await units.department_name(session, item.department_id),
+        "department": (dept := await session.get(Department, item.department_id)) and dept.name,
+        "department_en": dept.name_en if dept else None,
+        "unit_en": chain[0].name_en,
         "video_help": item.video_help, "remote_inspection": item.remote_inspection,
         "unit": {"code": chain[0].code, "name": chain[0].name},
         "open_now": calendar.is_open(clock.now()), "agents_ready": ready, "agents_online": staffed,
@@ -226,6 +232,25 @@ async def upload_call_file(work_order_id: str, member: CallerMember, state: Stat
     out = file_view(row)
     await journey.share_file(room.id, member, out)
     return out
+
+
+@router.get("/api/calls/{work_order_id}/history")
+async def call_history(work_order_id: str, member: CallerMember, session: SessionDep,
+                       journey: JourneyDep) -> dict[str, Any]:
+    """What a call member's page lost on a reload: the files and articles sent so far, and the chat."""
+    room = await journey.hub.get_room(work_order_id)
+    if room is None or member not in room.members:
+        raise Forbidden("you are not in this call", code="not_in_room")
+    events, chat, files = await wos_repo.timeline(session, work_order_id)
+    shared = [file_view(f) | {"source": f.source, "from": f"{f.uploader_kind[0]}:{f.uploader_id}"} for f in files]
+    for e in events:  # articles are links, not files: the event keeps what the room was sent
+        if e.kind == "kb_article_sent" and e.data.get("article_id"):
+            shared.append({"id": f"kb-{e.data['article_id']}", "name": e.data.get("title") or "",
+                           "content_type": "text/html", "size": 0, "source": "kb", "from": e.actor,
+                           "url": f"/api/kb/public/articles/{e.data['article_id']}"})
+    messages = [{"id": str(c.id), "from": f"{c.sender_kind[0]}:{c.sender_id}", "text": c.text,
+                 "at": c.at.isoformat()} for c in chat]
+    return {"files": shared, "chat": messages}
 
 
 def file_view(row: FileAttachment) -> dict[str, Any]:

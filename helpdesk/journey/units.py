@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk.errors import NotFound
-from helpdesk.org.models import Department, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
+from helpdesk.org.models import OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 
 if TYPE_CHECKING:
     from helpdesk.journey.service import Journey
@@ -32,11 +32,6 @@ async def chain_for(session: AsyncSession, item: ServiceItem, unit_code: str | N
     rows = {u.id: u for u in (await session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))).all()}
     chain = [rows[i] for i in reversed(ids) if i in rows]
     return [u for u in chain if u.level != UnitLevel.province] or chain
-
-
-async def department_name(session: AsyncSession, department_id: int) -> str | None:
-    dept = await session.get(Department, department_id)
-    return dept.name if dept else None
 
 
 async def agents_for(journey: Journey, item: ServiceItem, unit_ids: list[int]) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -12,10 +12,11 @@ from helpdesk.accountability.service import open_followup
 from helpdesk.deps import ClockDep, CurrentStaff, SessionDep, SettingsDep
 from helpdesk.errors import Forbidden
 from helpdesk.journey.schemas import WrapUpIn
-from helpdesk.org.models import OrgUnit, ServiceItem
+from helpdesk.org.calendar import SHANGHAI
+from helpdesk.org.models import Department, OrgUnit, ServiceItem
 from helpdesk.workorders import repository as repo
 from helpdesk.workorders import service
-from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+from helpdesk.workorders.models import Outcome, WorkOrder, WorkOrderStatus
 
 router = APIRouter(tags=["workorders"])
 FOLLOW_UP_STATES = {WorkOrderStatus.unresolved, WorkOrderStatus.callback_pending}
@@ -46,13 +47,21 @@ def summary(wo: WorkOrder) -> dict[str, Any]:
 @router.get("/api/workorders")
 async def list_work_orders(staff: CurrentStaff, session: SessionDep, mine: bool = False,
                            status: WorkOrderStatus | None = None, since: datetime | None = None,
+                           outcome: Outcome | None = None, day: date | None = None,
+                           q: str | None = Query(None, max_length=64),
                            limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+    """The caller's scope; `q` finds a number, item or applicant phone; `day` is a local (Beijing) date."""
+    until = None
+    if day is not None:
+        since = datetime.combine(day, time(), SHANGHAI)
+        until = since + timedelta(days=1)
     rows = await repo.list_visible(session, staff, mine=mine, status=status, since=since, limit=limit,
-                                   offset=offset)
-    names = await session.execute(select(ServiceItem.id, ServiceItem.name)
+                                   offset=offset, search=(q or "").strip() or None, outcome=outcome, until=until)
+    names = await session.execute(select(ServiceItem.id, ServiceItem.name, ServiceItem.name_en)
                                   .where(ServiceItem.id.in_({r.item_id for r in rows})))
-    items = {i: n for i, n in names}
-    return [summary(r) | {"item_name": items.get(r.item_id)} for r in rows]
+    items = {i: (n, en) for i, n, en in names}
+    return [summary(r) | {"item_name": items.get(r.item_id, (None, None))[0],
+                          "item_name_en": items.get(r.item_id, (None, None))[1]} for r in rows]
 
 
 @router.get("/api/workorders/{work_order_id}")
@@ -61,12 +70,14 @@ async def get_work_order(work_order_id: str, staff: CurrentStaff, session: Sessi
     events, chat, files = await repo.timeline(session, wo.id)
     item = await session.get(ServiceItem, wo.item_id)
     unit = await session.get(OrgUnit, wo.unit_id)
+    dept = await session.get(Department, item.department_id) if item and item.department_id else None
     drops = [{"member": e.actor, "kind": e.kind.removeprefix("peer_"), "at": iso(e.at)}
              for e in events if e.kind.startswith("peer_")]
     return summary(wo) | {
         "drops": drops,
-        "item": {"code": item.code, "name": item.name} if item else None,
-        "unit": {"id": unit.id, "name": unit.name} if unit else None,
+        "item": {"code": item.code, "name": item.name, "name_en": item.name_en} if item else None,
+        "unit": {"id": unit.id, "name": unit.name, "name_en": unit.name_en} if unit else None,
+        "department": {"name": dept.name, "name_en": dept.name_en} if dept else None,
         "events": [{"at": iso(e.at), "kind": e.kind, "actor": e.actor, "data": e.data} for e in events],
         "chat": [{"id": c.id, "at": iso(c.at), "sender_kind": c.sender_kind, "sender_id": c.sender_id,
                   "text": c.text} for c in chat],

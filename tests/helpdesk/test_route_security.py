@@ -55,6 +55,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): METRICS,
     # ---- accounts ------------------------------------------------------------------------------
     ("GET", "/api/auth/me"): STAFF,
+    ("GET", "/api/auth/session"): PUBLIC,  # who is logged in, or null (no 401 noise on a first visit)
     ("POST", "/api/auth/password"): STAFF,
     ("GET", "/api/admin/api-tokens"): ADMIN,
     ("POST", "/api/admin/api-tokens"): ADMIN,
@@ -94,6 +95,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/help/requests/{work_order_id}/rating"): APPLICANT,
     ("GET", "/api/ice-servers"): MEMBER,
     ("POST", "/api/calls/{work_order_id}/files"): MEMBER,
+    ("GET", "/api/calls/{work_order_id}/history"): MEMBER,
     ("GET", "/api/files/{file_id}"): MEMBER,
     ("WS", "/ws"): MEMBER,  # cookie + origin at the handshake: tests/journey/test_journey_api.py
     ("POST", "/api/calls/{work_order_id}/transfer"): STAFF,

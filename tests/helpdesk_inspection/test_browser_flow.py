@@ -145,7 +145,7 @@ async def test_both_uis_run_an_inspection(
         for n in range(3):
             await agent.locator("ol.insp-points > li").nth(n).get_by_role("button", name="合格", exact=True).click()
             await agent.wait_for_selector(f"ol.insp-points > li:nth-child({n + 1}) >> text=[合格]")
-        await agent.locator("ol.insp-points > li").nth(2).locator("b").click()  # step to point 3
+        await agent.locator("ol.insp-points > li").nth(2).locator("button.insp-point").click()  # step to point 3
         await applicant.wait_for_selector("text=拍摄消毒柜")
         await agent.get_by_role("button", name="通过", exact=True).click()
         await applicant.wait_for_selector("text=勘验结束：通过")

@@ -13,6 +13,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+    # The pages follow the browser's language: by default a Chinese browser, like most applicants';
+    # a test of the English pages gives its context locale="en-US".
+    "--accept-lang=zh-CN,zh",
 ]
 
 # Sums the inbound video of the page's call: how many streams decode frames, and their sizes.

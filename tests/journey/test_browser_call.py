@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from helpdesk.config import Settings
+from tests.journey.a11y import violations
 from tests.journey.browser import chromium, collect_console, inbound_video
 from tests.journey.live import PASSWORD, Live, live_app
 
@@ -95,6 +96,8 @@ async def run_call(live: Live, agent: Page, applicant: Page, tmp_path: Path) -> 
     # Media both ways: each side decodes the other's camera.
     await video_flowing(agent)
     await video_flowing(applicant)
+    # The call in Chinese has no serious or critical accessibility problem on either side (axe-core).
+    found = await violations(agent, "console call (zh)") + await violations(applicant, "call (zh)")
 
     # The agent shares the screen: the applicant decodes a second video stream (1280x720 fake screen).
     await agent.click("#screen-share")
@@ -119,10 +122,13 @@ async def run_call(live: Live, agent: Page, applicant: Page, tmp_path: Path) -> 
     # Hang-up, wrap-up, rating.
     await agent.click("#hangup")
     await expect(agent.locator("#wrapup-form")).to_be_visible()
+    found += await violations(agent, "console wrap-up (zh)")
     await agent.select_option("#wrapup-outcome", "resolved")
     await agent.fill("#wrapup-notes", "已演示网上申报，申请人自行提交")
     await agent.click("#wrapup-submit")
     await expect(applicant.locator("#rating-form")).to_be_visible()
+    found += await violations(applicant, "rating (zh)")
+    assert not found, "\n".join(found)
     await applicant.click("#rating-5")
     await applicant.click("#rating-submit")
     await expect(applicant.locator("#thanks")).to_be_visible()

@@ -135,7 +135,7 @@ async def run_inspection(live: Live, agent: Page, applicant: Page) -> None:
 
     # Every point passes (the applicant's guidance follows the agent's step), then the agent ends: pass.
     for n in range(2):
-        await point(agent, n).locator("b").click()  # step to the point
+        await point(agent, n).locator("button.insp-point").click()  # step to the point
         step = applicant.locator("#inspection-step")
         await expect(step).to_contain_text(POINTS[n]["title"], timeout=STEP_MS)
         await point(agent, n).locator("input").fill("符合要求")

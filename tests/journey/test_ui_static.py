@@ -181,6 +181,8 @@ class StubHandler(BaseHTTPRequestHandler):
             self.send(200, html.encode(), "text/html")
         elif path == "/api/auth/me":
             self.json(401, {"error": "unauthorized", "detail": "login required"})
+        elif path == "/api/auth/session":
+            self.json(200, {"staff": None})
         elif path.startswith("/api/help/items/"):
             self.json(200, ITEM)
         else:

@@ -4,8 +4,10 @@
 // in the small adapter section below.
 
 import { CallPeer } from '/static/signaling/rtc.js';
-import { get, upload, detailText } from './api.js';
-import { t, setText, formatSize, formatTime } from './i18n.js';
+import { get, upload } from './api.js';
+import { t, setText, formatTime } from './i18n.js';
+import { fileItem, fileErrorText } from './callfiles.js';
+import { createWeakNet } from './weaknet.js';
 
 export const CALL_STATES = ['idle', 'offered', 'connecting', 'connected', 'reconnecting', 'ended'];
 
@@ -29,7 +31,12 @@ function isConnected(peer) {
 
 const $ = (root, sel) => root.querySelector(sel);
 
-export function createCallView({ socket, root = document, me = () => null, onEnded = () => {}, onStateChange = () => {} }) {
+/**
+ * confirmHangup: async () => boolean, asked before hanging up (the applicant page: a mis-tap must
+ * not end the call). canGoAudioOnly: this side may switch itself to audio only (weak network).
+ */
+export function createCallView({ socket, root = document, me = () => null, onEnded = () => {}, onStateChange = () => {},
+  confirmHangup = null, canGoAudioOnly = false }) {
   const el = {
     remote: $(root, '#remote-video'), screen_: $(root, '#remote-screen'), stage: $(root, '.call-stage'), local: $(root, '#local-video'),
     mute: $(root, '#mute'), camera: $(root, '#camera'), screen: $(root, '#screen-share'), hangup: $(root, '#hangup'),
@@ -37,7 +44,8 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     fileInput: $(root, '#file-input'), fileList: $(root, '#file-list'), fileError: $(root, '#file-error'),
     fileProgress: $(root, '#file-progress'), quality: $(root, '#quality'), banner: $(root, '#reconnecting-banner'),
     remoteStatus: $(root, '#remote-status'), peerName: $(root, '#peer-name'), enableSound: $(root, '#enable-sound'),
-    newMessage: $(root, '#new-message'), callError: $(root, '#call-error'),
+    newMessage: $(root, '#new-message'), callError: $(root, '#call-error'), audioToggle: $(root, '#audio-only-toggle'),
+    weakNotice: $(root, '#weak-network'),
   };
   let call = null; // {room, workOrder, polite, peer, state, audioOnly, muted, cameraOff, sharing, timers}
   let socketDown = false;
@@ -98,7 +106,8 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     el.fileError.textContent = '';
     el.remoteStatus.textContent = '';
     el.callError.hidden = true;
-    if (el.peerName) el.peerName.textContent = joined.peer?.name || '';
+    call.peerInfo = joined.peer || {};
+    renderPeerName();
     root.querySelector('#call-view')?.classList.toggle('audio-only', audioOnly);
     setPressed(el.mute, false, 'call.unmute', 'call.mute');
     setPressed(el.camera, audioOnly, 'call.camera_on', 'call.camera_off');
@@ -109,10 +118,11 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
 
     const peer = new CallPeer({ socket, room: joined.room, polite: !!joined.polite, iceServers: joined.ice_servers || [] });
     call.peer = peer;
+    call.weak = createWeakNet({ peer, auto: canGoAudioOnly, onChange: renderWeak });
     const current = () => call?.peer === peer;
     peer.on('remotestream', ({ stream }) => current() && showRemote(stream));
     peer.on('remotescreen', ({ stream }) => current() && showRemoteScreen(stream));
-    peer.on('peermedia', (m) => current() && showPeerMedia(m));
+    peer.on('peermedia', (m) => { if (current()) { showPeerMedia(m); call.weak.check(); } });
     peer.on('localscreen', (stream) => {
       if (!current()) return;
       call.sharing = !!stream;
@@ -123,6 +133,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
       if (!current() || call.state === 'ended') return;
       call.mediaDown = s === 'disconnected' || s === 'failed';
       if (s === 'connected' && call.state === 'connecting') state('connected');
+      if (s === 'connected') call.weak.check();
       refreshReconnecting();
     });
     peer.on('error', (err) => console.warn('helpdesk call:', err));
@@ -138,6 +149,42 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
       console.warn('media start failed', err);
     }
     call.timers.push(setInterval(updateQuality, 2000));
+    if (joined.resumed) restoreHistory(call);
+    renderWeak(call.weak.state);
+  }
+
+  /** The peer's name over their video; an applicant without one is "the applicant" in our language. */
+  function renderPeerName() {
+    if (!el.peerName || !call) return;
+    const p = call.peerInfo;
+    el.peerName.textContent = p.name || (p.role === 'applicant' ? t('call.peer_applicant') : p.role === 'agent' ? t('call.peer_agent') : '');
+  }
+
+  /** Audio only on a weak network: the notice on both sides and this side's switch. */
+  function renderWeak(w) {
+    if (!call) return;
+    const audio = w.self || w.peer;
+    root.querySelector('#call-view')?.classList.toggle('weak-audio', audio);
+    if (el.weakNotice) {
+      el.weakNotice.hidden = !audio;
+      if (audio) setText(el.weakNotice, w.self ? (w.auto ? 'weak.auto_self' : 'weak.self') : 'weak.peer');
+    }
+    if (el.audioToggle) {
+      el.audioToggle.hidden = !canGoAudioOnly || call.audioOnly;
+      setPressed(el.audioToggle, w.self, 'weak.video_back', 'weak.audio_only');
+    }
+  }
+
+  /** After a reload the page starts empty: fetch the files, articles and chat the call already has. */
+  async function restoreHistory(c) {
+    try {
+      const h = await get(`/api/calls/${encodeURIComponent(c.workOrder)}/history`);
+      if (call !== c) return;
+      for (const m of h.chat || []) addChat(m);
+      for (const f of h.files || []) addFile(f, f.from);
+    } catch (err) {
+      console.warn('call history', err);
+    }
   }
 
   function goAudioOnly() {
@@ -168,15 +215,25 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
       if (Number.isFinite(s.rtt)) details.push(`RTT ${Math.round(s.rtt * 1000)} ms`);
       if (Number.isFinite(s.loss)) details.push(`${t('call.loss')} ${(s.loss * 100).toFixed(1)}%`);
       if (Number.isFinite(s.bitrateKbps)) details.push(`${s.bitrateKbps} kbps`);
+      call.weak.sample(s);
       setText(el.quality.querySelector('.label'), `quality.${s.grade}`);
       el.quality.title = details.join(' · ');
       if (call.state === 'connecting' && isConnected(call.peer)) state('connected');
     } catch { /* stats are best effort */ }
   }
 
+  function addFile(f, from) {
+    if (!f || (f.id && seenFiles.has(f.id))) return;
+    if (f.id) seenFiles.add(f.id);
+    const li = fileItem(f, !!from && from === me());
+    el.fileList.append(li);
+    if (li.className !== 'mine') notifyIfHidden(el.fileList);
+  }
+
   function cleanup() {
     if (!call) return;
     call.timers.forEach(clearInterval);
+    call.weak?.stop();
     try { call.peer?.close(); } catch { /* already closed */ }
     for (const v of [el.local, el.remote, el.screen_]) v.srcObject = null;
     el.stage.classList.remove('has-screen');
@@ -224,76 +281,6 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     if (!mine && !pending) notifyIfHidden(el.chatLog);
   }
 
-  /** A knowledge-base article sent into the call: read in place (sanitised by the server, sandboxed here). */
-  function articleView(f) {
-    const box = document.createElement('details');
-    box.className = 'kb-article-link';
-    const summary = document.createElement('summary');
-    summary.textContent = `${t('file.kb_article')}：${f.name}`;
-    box.append(summary);
-    box.addEventListener('toggle', async () => {
-      if (!box.open || box.dataset.loaded) return;
-      box.dataset.loaded = '1';
-      try {
-        const a = await get(f.url);
-        const frame = document.createElement('iframe');
-        frame.setAttribute('sandbox', 'allow-popups allow-popups-to-escape-sandbox'); // never scripts
-        frame.title = a.title || f.name;
-        frame.srcdoc = `<!doctype html><meta charset="utf-8"><base target="_blank">${a.html || ''}`;
-        box.append(frame);
-      } catch (err) {
-        const p = document.createElement('p');
-        p.className = 'field-error';
-        p.textContent = t('file.failed', { detail: detailText(err) || err.code });
-        box.append(p);
-      }
-    });
-    return box;
-  }
-
-  function addFile(f, from) {
-    if (!f || (f.id && seenFiles.has(f.id))) return;
-    if (f.id) seenFiles.add(f.id);
-    const li = document.createElement('li');
-    li.dataset.fileId = f.id ?? '';
-    li.className = from && from === me() ? 'mine' : 'theirs';
-    if (f.source) li.dataset.source = f.source;
-    if (f.source === 'kb' && String(f.url || '').startsWith('/api/kb/public/articles/')) {
-      li.append(articleView(f));
-      el.fileList.append(li);
-      if (li.className !== 'mine') notifyIfHidden(el.fileList);
-      return;
-    }
-    const a = document.createElement('a');
-    a.href = f.url;
-    a.textContent = f.name;
-    a.setAttribute('download', f.name);
-    a.rel = 'noopener';
-    const meta = document.createElement('span');
-    meta.className = 'meta';
-    meta.textContent = `${formatSize(f.size)} · ${li.className === 'mine' ? t('file.sent') : t('file.received')}`;
-    li.append(a, meta);
-    if (String(f.content_type || '').startsWith('image/')) {
-      const img = document.createElement('img');
-      img.src = f.preview_url || f.url;
-      img.alt = f.name;
-      img.loading = 'lazy';
-      img.addEventListener('error', () => img.remove());
-      const link = document.createElement('a');
-      link.href = f.url; link.target = '_blank'; link.rel = 'noopener';
-      link.append(img);
-      li.append(link);
-    }
-    el.fileList.append(li);
-    if (li.className !== 'mine') notifyIfHidden(el.fileList);
-  }
-
-  function fileErrorText(err) {
-    if (err.status === 413 || err.code === 'too_large') return t('file.too_large', { detail: detailText(err) });
-    if (err.status === 415 || err.code === 'unsupported_type') return t('file.bad_type', { detail: detailText(err) });
-    if (err.status === 0) return t('error.network');
-    return t('file.failed', { detail: detailText(err) || err.code });
-  }
 
   // ---- wiring (once per page) ----
   el.mute.addEventListener('click', () => {
@@ -317,13 +304,17 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
       console.warn('screen share', err); // the user cancelled the picker
     }
   });
-  el.hangup.addEventListener('click', () => {
+  el.hangup.addEventListener('click', async () => {
+    if (!call || call.state === 'ended') return;
+    if (confirmHangup && !(await confirmHangup())) return;
     if (!call || call.state === 'ended') return;
     socket.send({ type: 'hangup', room: call.room });
     const room = call.room;
     setTimeout(() => { if (call?.room === room) end({ reason: 'hangup' }); }, 4000);
   });
   el.enableSound?.addEventListener('click', play);
+  el.audioToggle?.addEventListener('click', () => call?.weak?.toggle());
+  document.addEventListener('hd:langchange', () => { renderPeerName(); if (call?.weak) renderWeak(call.weak.state); });
   el.newMessage?.addEventListener('click', () => {
     el.newMessage.hidden = true;
     el.chatLog.closest('.call-side')?.scrollIntoView({ behavior: 'smooth', block: 'start' });

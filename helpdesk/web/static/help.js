@@ -1,6 +1,8 @@
 // The applicant page (/help?item=CODE): item and guide, media permission, queue, call, rating.
 import { get, post, ApiError, detailText } from './api.js';
-import { t, setText, setLang, initialLang, bindLangToggle, formatWait, getLang } from './i18n.js';
+import { t, setText, setLang, initialLang, bindLangToggle, getLang } from './i18n.js';
+import { initElder, waitText } from './elder.js';
+import { renderDeviceWording, labelTableCells, confirmHangup } from './help-ui.js';
 import { openSocket, socketErrorText } from './socket.js';
 import { createCallView, setCallState } from './callview.js';
 import { initCallbackForm, initRatingForm } from './help-forms.js';
@@ -95,10 +97,12 @@ function renderHandoff(handoff) {
 function renderItem(item) {
   page.item = item;
   $('item-name').textContent = (getLang() === 'en' && item.name_en) || item.name || item.code;
-  $('item-dept').textContent = item.department ? t('item.department', { name: item.department }) : '';
+  const dept = (getLang() === 'en' && item.department_en) || item.department;
+  $('item-dept').textContent = dept ? t('item.department', { name: dept }) : '';
   const guide = $('item-guide');
   if (item.guide_html) {
     guide.innerHTML = item.guide_html; // sanitized by the server (knowledge base)
+    labelTableCells(guide);
   } else {
     const p = document.createElement('p');
     p.className = 'muted';
@@ -170,12 +174,23 @@ async function askForHelp(channel) {
 }
 
 async function sendRequest(channel, retried = false) {
+  // Nobody online or closed right now: straight to the call-back form (no request that must fail).
+  await refreshItem();
+  const item = page.item;
+  if (item && (item.open_now === false || item.agents_online === 0)) {
+    openCallback(item.open_now === false ? 'callback.reason_closed' : 'callback.reason_no_agents');
+    return;
+  }
   try {
     const body = { item: page.itemCode, channel };
     if (page.unitCode) body.unit = page.unitCode;
     const res = await post('/api/help/requests', body);
     page.request = res;
-    renderQueue({ state: 'waiting', position: res.position, expected_wait_s: res.expected_wait_s, agents_ready: page.item?.agents_ready });
+    // The socket may already have said "offered": a live status is newer than this answer.
+    const seen = page.lastStatus;
+    if (!(seen && seen.work_order === res.work_order && seen.live !== false)) {
+      renderQueue({ ...res, state: res.state || 'waiting', live: false });
+    }
     showView('queue-view');
   } catch (err) {
     if (err.status === 409 && ['no_agents', 'closed', 'not_offered'].includes(err.code)) {
@@ -201,13 +216,16 @@ function renderQueue(s) {
   if (s.position != null) $('queue-position').textContent = String(s.position);
   const wait = $('queue-wait');
   wait.dataset.seconds = String(s.expected_wait_s ?? '');
-  wait.textContent = s.expected_wait_s == null ? t('queue.wait_unknown')
-    : s.position === 1 && s.expected_wait_s < 60 ? t('queue.soon') : t('queue.about', { wait: formatWait(s.expected_wait_s) });
+  const words = waitText(s);
+  wait.textContent = words == null ? t('queue.wait_unknown')
+    : s.position === 1 && (s.expected_wait_high_s ?? s.expected_wait_s) < 60 ? t('queue.soon') : words;
   const num = page.request?.number;
   if (num) setText($('queue-number'), 'queue.number', { number: num }); else $('queue-number').textContent = '';
   const stateKey = s.state === 'offered' || s.state === 'connected' ? 'queue.connecting' : 'queue.reassure';
   setText($('queue-state'), stateKey);
-  $('queue-no-agents').hidden = !(s.state === 'waiting' && s.agents_ready === 0);
+  // Only the server's live count (queue.status), never the count the page loaded with: an agent
+  // being offered this call is not "no free agent".
+  $('queue-no-agents').hidden = !(s.live !== false && s.state === 'waiting' && s.agents_ready === 0);
   if (s.state === 'offered') setCallState('offered');
   else if (s.state === 'waiting') setCallState('idle');
 }
@@ -267,6 +285,9 @@ function onRoomJoined(m) {
 async function boot() {
   await setLang(initialLang(document.body.dataset.lang));
   bindLangToggle($('lang-toggle'));
+  initElder($('elder-toggle'));
+  document.addEventListener('hd:elderchange', () => { renderQueue(page.lastStatus); renderDeviceWording(); });
+  renderDeviceWording();
   setCallState('idle');
   callbackForm = initCallbackForm({ item: () => page.itemCode, unit: () => page.unitCode, onBack: () => showView('item-view') });
   ratingForm = initRatingForm({ onDone: () => { showView('item-view'); refreshItem(); } });
@@ -322,6 +343,8 @@ async function boot() {
   call = createCallView({
     socket,
     me: () => page.member,
+    confirmHangup,
+    canGoAudioOnly: true,
     onEnded: (info) => {
       if (info.reason === 'transferred') {
         // A warm transfer: the next agent's call follows; wait at the front of their queue.

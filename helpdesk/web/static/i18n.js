@@ -23,12 +23,21 @@ export function normalizeLang(lang) {
   return null;
 }
 
-/** The language to start with: explicit (server/URL), then the saved choice, then the browser. */
+/** The browser's first language we have a catalog for (navigator.languages, in order). */
+export function browserLang() {
+  const prefs = navigator.languages?.length ? navigator.languages : [navigator.language];
+  for (const l of prefs) { const n = normalizeLang(l); if (n) return n; }
+  return null;
+}
+
+/** The language to start with: explicit (URL, then ?lang= rendered by the server), then the saved
+ * choice, then the browser's languages, then the site default (<html data-default-lang>). */
 export function initialLang(explicit) {
   const url = new URLSearchParams(location.search).get('lang');
   let saved = null;
   try { saved = localStorage.getItem(STORAGE_KEY); } catch { /* private mode */ }
-  return normalizeLang(url) || normalizeLang(explicit) || normalizeLang(saved) || DEFAULT_LANG;
+  return normalizeLang(url) || normalizeLang(explicit) || normalizeLang(saved) || browserLang()
+    || normalizeLang(document.documentElement.dataset.defaultLang) || DEFAULT_LANG;
 }
 
 async function load(lang) {
@@ -72,12 +81,13 @@ export function applyI18n(root = document) {
   root.querySelectorAll('[data-i18n-title]').forEach((el) => { el.title = t(el.dataset.i18nTitle); });
 }
 
-export async function setLang(lang) {
+/** Show `lang`; `remember` stores it as the user's choice (a detected language is not a choice). */
+export async function setLang(lang, { remember = false } = {}) {
   const l = normalizeLang(lang) || DEFAULT_LANG;
   await Promise.all([load(DEFAULT_LANG), load(l)]);
   current = l;
   document.documentElement.lang = l;
-  try { localStorage.setItem(STORAGE_KEY, l); } catch { /* private mode */ }
+  if (remember) try { localStorage.setItem(STORAGE_KEY, l); } catch { /* private mode */ }
   applyI18n();
   document.dispatchEvent(new CustomEvent('hd:langchange', { detail: { lang: l } }));
   return l;
@@ -92,7 +102,7 @@ export function bindLangToggle(button) {
   };
   label();
   document.addEventListener('hd:langchange', label);
-  button.addEventListener('click', () => setLang(current === 'zh-CN' ? 'en' : 'zh-CN'));
+  button.addEventListener('click', () => setLang(current === 'zh-CN' ? 'en' : 'zh-CN', { remember: true }));
 }
 
 /** "3 分钟" / "3 min"; under a minute → "不到 1 分钟". */

@@ -7,8 +7,19 @@
 // Applicant option `onCamera(stream | null)`: called with the rear-camera stream once it is open, so
 // the call can show it to the agent too (`sender.replaceTrack(stream.getVideoTracks()[0])` on the
 // call's own RTCPeerConnection), and with null when the inspection ends (restore the front camera).
+// Option `text(key, args)`: the page's translation of the strings below (default: Chinese).
 
-const RESULT_ZH = {pass: '合格', fail: '不合格', rectify: '需整改'};
+const TEXT_ZH = {
+  consent_title: '现场勘验：{item}', accept: '同意并开始', refuse: '拒绝', step: '第 {n} / {total} 项：{title}',
+  compliance: '合格标准：{text}', note: '说明', 'result.pass': '合格', 'result.fail': '不合格', 'result.rectify': '需整改',
+  snapshot: '截图', title: '现场勘验', 'end.pass': '通过', 'end.rectify': '限期整改', 'end.fail': '不通过',
+  deadline: '整改期限', waiting: '等待申请人同意录像……', snapped: '已截图 {point}：{hash}…', refused: '已拒绝，本次未录像。',
+  ended: '勘验结束：{outcome}', cancelled: '勘验已取消。', report: '下载报告（PDF）',
+};
+
+function zh(key, args = {}) {
+  return (TEXT_ZH[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (k in args ? String(args[k]) : m));
+}
 
 function csrf() {
   const m = document.cookie.match(/(?:^|;\s*)hd_csrf=([^;]+)/);
@@ -35,7 +46,7 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}}) {
+export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}, text = zh}) {
   const state = {id: null, room: null, points: [], index: 0, marks: {}, pc: null, stream: null};
   const base = () => `/api/inspections/${state.id}`;
   const error = (e) => root.querySelector('.insp-error')?.replaceChildren(e.message || String(e));
@@ -55,9 +66,9 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
       }
       await api('POST', `${base()}/consent`, {accept, location}).catch(error);
     };
-    frame(h('h3', {}, `现场勘验：${msg.item}`), h('p', {}, msg.notice),
-      h('button', {onclick: () => answer(true)}, '同意并开始'),
-      h('button', {onclick: () => answer(false)}, '拒绝'));
+    frame(h('h3', {}, text('consent_title', {item: msg.item})), h('p', {}, msg.notice),
+      h('button', {type: 'button', onclick: () => answer(true)}, text('accept')),
+      h('button', {type: 'button', onclick: () => answer(false)}, text('refuse')));
   }
 
   async function openCamera() {
@@ -84,9 +95,9 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
     const p = state.points[state.index];
     if (!p) return;
     frame(h('video', {class: 'insp-preview', autoplay: '', muted: '', playsinline: ''}),
-      h('h3', {}, `第 ${state.index + 1} / ${state.points.length} 项：${p.title}`),
+      h('h3', {}, text('step', {n: state.index + 1, total: state.points.length, title: p.title})),
       h('p', {class: 'insp-guidance'}, p.guidance),
-      h('p', {class: 'insp-compliance'}, `合格标准：${p.compliance}`));
+      h('p', {class: 'insp-compliance'}, text('compliance', {text: p.compliance})));
     const video = root.querySelector('video.insp-preview');
     if (video && state.stream) video.srcObject = state.stream;
   }
@@ -102,31 +113,34 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
   function panel() {
     const list = h('ol', {class: 'insp-points'}, ...state.points.map((p, i) => {
       const mark = state.marks[p.key];
-      const note = h('input', {placeholder: '说明', value: mark?.note || ''});
-      const markBtn = (result) => h('button', {onclick: () => api('POST', `${base()}/points/${p.key}/mark`,
-        {result, note: note.value}).catch(error)}, RESULT_ZH[result]);
+      const note = h('input', {type: 'text', placeholder: text('note'), 'aria-label': `${p.title} · ${text('note')}`,
+        value: mark?.note || ''});
+      const markBtn = (result) => h('button', {type: 'button', onclick: () => api('POST', `${base()}/points/${p.key}/mark`,
+        {result, note: note.value}).catch(error)}, text(`result.${result}`));
       return h('li', {class: i === state.index ? 'current' : ''},
-        h('b', {onclick: () => api('POST', `${base()}/step`, {index: i}).catch(error)}, p.title),
-        h('span', {class: 'insp-mark'}, mark ? ` [${RESULT_ZH[mark.result]}]` : ''),
+        h('button', {type: 'button', class: 'insp-point', 'aria-current': i === state.index ? 'step' : 'false',
+          onclick: () => api('POST', `${base()}/step`, {index: i}).catch(error)}, p.title),
+        h('span', {class: 'insp-mark'}, mark ? ` [${text(`result.${mark.result}`)}]` : ''),
         h('div', {}, h('small', {}, p.compliance)), note,
         markBtn('pass'), markBtn('rectify'), markBtn('fail'),
-        h('button', {onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`).catch(error)}, '截图'));
+        h('button', {type: 'button', onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`).catch(error)},
+          text('snapshot')));
     }));
-    const deadline = h('input', {type: 'date'});
+    const deadline = h('input', {type: 'date', 'aria-label': text('deadline')});
     const end = (outcome) => api('POST', `${base()}/end`, {outcome,
       rectify_deadline: outcome === 'rectify' && deadline.value ? `${deadline.value}T23:59:59+08:00` : null,
     }).catch(error);
-    frame(h('h3', {}, '现场勘验'), list,
-      h('div', {class: 'insp-end'}, h('button', {onclick: () => end('pass')}, '通过'),
-        h('button', {onclick: () => end('rectify')}, '限期整改'), deadline,
-        h('button', {onclick: () => end('fail')}, '不通过')));
+    frame(h('h3', {}, text('title')), list,
+      h('div', {class: 'insp-end'}, h('button', {type: 'button', onclick: () => end('pass')}, text('end.pass')),
+        h('button', {type: 'button', onclick: () => end('rectify')}, text('end.rectify')), deadline,
+        h('button', {type: 'button', onclick: () => end('fail')}, text('end.fail'))));
   }
 
   async function start(workOrder, room, followUpOf) {
     try {
       const insp = await api('POST', '/api/inspections', {work_order: workOrder, room, follow_up_of: followUpOf});
       state.id = insp.id; state.room = room;
-      frame(h('p', {}, '等待申请人同意录像……'));
+      frame(h('p', {}, text('waiting')));
     } catch (e) { frame(); error(e); }
   }
 
@@ -141,7 +155,7 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
       marks: insp.marks || {}});
     if (insp.status === 'awaiting_consent') {
       if (role === 'applicant') consentDialog({item: insp.checklist.title, notice: ''});
-      else frame(h('p', {}, '等待申请人同意录像……'));
+      else frame(h('p', {}, text('waiting')));
     } else if (role === 'applicant') {
       guidance();
       await openCamera().catch(error);
@@ -157,7 +171,7 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
     if (msg.inspection) { state.id = msg.inspection; state.room = msg.room ?? state.room; }
     switch (msg.type) {
       case 'inspection.requested':
-        if (role === 'applicant') consentDialog(msg); else frame(h('p', {}, '等待申请人同意录像……'));
+        if (role === 'applicant') consentDialog(msg); else frame(h('p', {}, text('waiting')));
         break;
       case 'inspection.started':
         Object.assign(state, {points: msg.points, index: msg.index, marks: {}});
@@ -168,17 +182,17 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
         role === 'applicant' ? guidance() : panel();
         break;
       case 'inspection.snapshot':
-        if (role === 'agent') root.querySelector('.insp-error')?.replaceChildren(`已截图 ${msg.point}：${msg.sha256.slice(0, 12)}…`);
+        if (role === 'agent') root.querySelector('.insp-error')?.replaceChildren(
+          text('snapped', {point: msg.point, hash: msg.sha256.slice(0, 12)}));
         break;
       case 'inspection.signal':
         if (role === 'applicant' && state.pc && msg.description) await state.pc.setRemoteDescription(msg.description);
         break;
       case 'inspection.ended':
         closeCamera();
-        frame(h('p', {}, msg.status === 'refused' ? '已拒绝，本次未录像。'
-          : msg.outcome ? `勘验结束：${{pass: '通过', rectify: '限期整改', fail: '不通过'}[msg.outcome]}`
-          : '勘验已取消。'),
-          msg.outcome ? h('a', {href: `/api/inspections/${msg.inspection}/report.pdf`}, '下载报告（PDF）') : '');
+        frame(h('p', {}, msg.status === 'refused' ? text('refused')
+          : msg.outcome ? text('ended', {outcome: text(`end.${msg.outcome}`)}) : text('cancelled')),
+          msg.outcome ? h('a', {href: `/api/inspections/${msg.inspection}/report.pdf`}, text('report')) : '');
         break;
     }
   }
