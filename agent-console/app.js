@@ -191,12 +191,14 @@ function startSocket() {
 }
 
 async function enterWorkbench(me) {
+  if (me.must_change_password) { location.href = '/console/admin/#password'; return; } // one-time password
   app.me = me;
   $('login-view').hidden = true;
   $('workbench').hidden = false;
   $('agent-name').textContent = me.display_name || me.username || '';
   $('agent-unit').textContent = me.unit?.name || '';
   $('supervisor-link').hidden = !SUPERVISORS.includes(me.role);
+  if ($('admin-link')) $('admin-link').hidden = !(me.role === 'admin' || me.unit_admin);
   renderAgentState({ state: 'offline' });
   setCallState('idle');
 

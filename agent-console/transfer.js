@@ -30,10 +30,23 @@ export function createTransfer({ currentRoom, myUnit = () => null }) {
       }
       const first = [...select.options].find((o) => !o.disabled && Number(o.value) !== myUnit());
       if (first) select.value = first.value;
+      select.addEventListener('change', colleagues);
     }
+    await colleagues();
     $('transfer-submit').disabled = pending;
     $('transfer-cancel').hidden = !pending;
     dialog.showModal();
+  }
+
+  // The staff directory (GET /api/admin/directory): anyone free at the unit, or one named colleague.
+  async function colleagues() {
+    const pick = $('transfer-agent');
+    pick.replaceChildren(new Option(t('transfer.anyone'), ''));
+    const unit = $('transfer-unit').value;
+    if (!unit) return;
+    for (const c of await get(`/api/admin/directory?unit_id=${encodeURIComponent(unit)}`).catch(() => [])) {
+      pick.append(new Option(c.display_name, String(c.id)));
+    }
   }
 
   async function submit(e) {
@@ -43,6 +56,7 @@ export function createTransfer({ currentRoom, myUnit = () => null }) {
     try {
       const res = await post(`/api/calls/${encodeURIComponent(room)}/transfer`, {
         target_unit_id: Number($('transfer-unit').value), note: $('transfer-note').value.trim(),
+        target_agent_id: $('transfer-agent').value ? Number($('transfer-agent').value) : null,
       });
       pending = true;
       $('transfer-submit').disabled = true;

@@ -14,6 +14,9 @@ from helpdesk.accountability.audit import AuditContextMiddleware
 from helpdesk.accountability.routes import router as accountability_router
 from helpdesk.accountability.sweep import wire_accountability
 from helpdesk.accounts.routes import router as accounts_router
+from helpdesk.admin.live import wire_admin_live
+from helpdesk.admin.routes import router as admin_router
+from helpdesk.admin.routes_import import router as admin_import_router
 from helpdesk.applicants.routes import router as applicants_router
 from helpdesk.clock import Clock, SystemClock
 from helpdesk.components import include_component_routes, wire_inspection, wire_kb, wire_notifications
@@ -100,8 +103,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
-                   journey_router, ws_router, transfer_router, accountability_router, stats_router,
-                   integration_api_router, integration_catalog_router, integration_admin_router):
+                   journey_router, ws_router, transfer_router, accountability_router, stats_router, admin_router,
+                   admin_import_router, integration_api_router, integration_catalog_router, integration_admin_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)
@@ -129,5 +132,5 @@ def mount_static(app: FastAPI) -> None:
 
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
-    return [wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb, wire_inspection,
-            wire_notifications, wire_integration]
+    return [wire_admin_live, wire_journey, wire_supervision, wire_accountability, wire_metrics, wire_kb,
+            wire_inspection, wire_notifications, wire_integration]

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from helpdesk.accountability.cli import register as register_audit
+from helpdesk.admin.cli import register as register_admin
 
 Subparsers = Any  # argparse._SubParsersAction is private; its add_parser() is what registrars use
 Register = Callable[[Subparsers], None]
@@ -188,6 +189,9 @@ def register_createuser(sub: Subparsers) -> None:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
     p.add_argument("--unit", required=True, help="org unit code, e.g. 130600")
+    p.add_argument("--unit-name", help="on an empty database only: create this top unit (the first admin's)")
+    p.add_argument("--unit-level", default="province", choices=["province", "city", "county"],
+                   help="level of the top unit created with --unit-name (default: province)")
     p.add_argument("--display-name", help="shown to applicants (default: the username)")
     p.add_argument("--skills", default="", help="comma-separated department or item codes: SCJG,YPJG-001")
     p.add_argument("--capacity", type=int, default=1, help="simultaneous calls")
@@ -222,9 +226,12 @@ def _createuser(args: argparse.Namespace) -> None:
 
 async def _create_staff(args: argparse.Namespace, password: str, url: str) -> int:
     """Resolves codes to ids, then the accounts service applies the one set of account rules."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import select
 
     from helpdesk.accounts.service import Skill, create_staff
+    from helpdesk.admin import audit
     from helpdesk.db import make_engine, make_session_factory
     from helpdesk.org.models import Department, OrgUnit, ServiceItem
 
@@ -233,8 +240,11 @@ async def _create_staff(args: argparse.Namespace, password: str, url: str) -> in
     try:
         async with make_session_factory(engine)() as s:
             unit_id = (await s.execute(select(OrgUnit.id).filter_by(code=args.unit))).scalar_one_or_none()
+            if unit_id is None and args.unit_name and await s.scalar(select(OrgUnit.id).limit(1)) is None:
+                unit_id = await _first_unit(s, args)
             if unit_id is None:
-                raise CLIError(f"no org unit with code {args.unit!r}")
+                hint = " (on an empty database, add --unit-name to create it)" if not args.unit_name else ""
+                raise CLIError(f"no org unit with code {args.unit!r}{hint}")
             found: list[dict[str, int]] = []
             for model in (Department, ServiceItem):
                 rows = await s.execute(select(model.code, model.id).where(model.code.in_(codes)))
@@ -248,10 +258,25 @@ async def _create_staff(args: argparse.Namespace, password: str, url: str) -> in
                 s, username=args.username, password=password, display_name=args.display_name or args.username,
                 role=args.role, unit_id=unit_id, capacity=args.capacity, skills=skills,
                 kb_editor=args.kb_editor)
+            await audit.record(s, kind="staff.create", actor="cli", at=staff.created_at or datetime.now(UTC),
+                               target=f"staff:{staff.username}",
+                               after={"role": args.role, "unit": args.unit, "skills": codes})
             await s.commit()
             return staff.id
     finally:
         await engine.dispose()
+
+
+async def _first_unit(session: Any, args: argparse.Namespace) -> int:
+    """The top of the org tree on an empty database, through the admin service (audited)."""
+    from datetime import UTC, datetime
+
+    from helpdesk.admin.scope import CLI_SCOPE
+    from helpdesk.admin.units import create_unit
+
+    unit = await create_unit(session, CLI_SCOPE, code=args.unit, name=args.unit_name, level=args.unit_level,
+                             parent_id=None, now=datetime.now(UTC))
+    return unit.id
 
 
 # Meanings for settings declared without a Field(description=...); the description wins when present.
@@ -332,8 +357,28 @@ def _settings(args: argparse.Namespace) -> None:
     path.write_text(text)
 
 
+def register_kb(sub: Subparsers) -> None:
+    """The component's own commands (kb reindex | import | export), each run after every table is
+    registered: the KB's rows point at service items, which the component itself never imports."""
+    from helpdesk_kb.cli import register
+
+    register(sub)
+    commands = next(a for a in sub.choices["kb"]._actions if isinstance(a, argparse._SubParsersAction))
+    for parser in commands.choices.values():
+        parser.set_defaults(func=_with_all_tables(parser.get_default("func")))
+
+
+def _with_all_tables(func: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], Any]:
+    def run(args: argparse.Namespace) -> Any:
+        import helpdesk.models  # noqa: F401 - every table, so foreign keys resolve
+
+        return func(args)
+
+    return run
+
+
 REGISTRARS: list[Register] = [register_serve, register_db, register_demo, register_createuser,
-                              register_settings, register_audit]
+                              register_settings, register_audit, register_admin, register_kb]
 
 
 def build_parser(registrars: Sequence[Register] | None = None) -> argparse.ArgumentParser:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Uploads (files exchanged in calls, KB attachments).
     upload_dir: Path = REPO_ROOT / "var" / "uploads"
     upload_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = Field(default=50_000, description="Most data rows one import file may hold "
+                                 "(items, units, staff); a larger file is refused with a clear error.")
     upload_allowed_types: list[str] = Field(
         default_factory=lambda: [
             "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf",

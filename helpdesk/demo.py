@@ -1,18 +1,22 @@
-"""Loads the demo world (helpdesk.demo_data) idempotently: rows are upserted by code or username,
-so running it twice changes nothing and a partly loaded database is completed, not duplicated."""
+"""Loads the demo world idempotently through the same code an administrator uses: the sample import
+files of docs/admin.md (helpdesk/admin/samples/, made from helpdesk.demo_data), the holiday loader,
+then sample work orders. Running it twice changes nothing; a partly loaded database is completed."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import helpdesk.models  # noqa: F401 - every table, so components' foreign keys resolve at flush
 from helpdesk import demo_data as data
-from helpdesk.accounts.models import Role, Staff, StaffSkill
+from helpdesk.accounts.models import Staff, StaffSkill
+from helpdesk.admin import holidays, importing
+from helpdesk.admin.scope import CLI_SCOPE
 from helpdesk.applicants.models import Applicant
 from helpdesk.config import Settings
 from helpdesk.db import Base, make_engine, make_session_factory
@@ -28,6 +32,9 @@ ComponentDemo = Callable[[Settings, async_sessionmaker[AsyncSession]], Awaitable
 ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
+SAMPLES = Path(__file__).parent / "admin" / "samples"
+
+
 async def _upsert(session: AsyncSession, model: type[M], key: dict[str, Any], values: dict[str, Any]) -> M:
     """Finds the row by its natural key, sets only fields that differ, inserts when missing."""
     row = (await session.execute(select(model).filter_by(**key))).scalar_one_or_none()
@@ -40,94 +47,26 @@ async def _upsert(session: AsyncSession, model: type[M], key: dict[str, Any], va
         if getattr(row, name) != value:
             setattr(row, name, value)
     return row
+DEMO_YEARS = (2026, 2027)
 
 
-async def load_units(session: AsyncSession, now: datetime) -> dict[str, OrgUnit]:
-    units: dict[str, OrgUnit] = {}
-    for u in data.UNITS:  # parents come first in the list
-        parent = units[u.parent] if u.parent else None
-        row = await _upsert(session, OrgUnit, {"code": u.code}, {
-            "name": u.name, "name_en": u.name_en, "level": u.level,
-            "parent_id": parent.id if parent else None})
-        if row.created_at is None:
-            row.created_at = now
-        path = f"{parent.path if parent else '/'}{row.id}/"  # materialized path "/1/2/5/"
-        if row.path != path:
-            row.path = path
-        units[u.code] = row
-    await session.flush()
-    return units
+async def import_sample(session: AsyncSession, kind: str, now: datetime) -> importing.Plan:
+    """One of the sample files (the ones docs/admin.md shows) through the admin importer."""
+    path = SAMPLES / f"{kind}.csv"
+    plan = await importing.run(session, CLI_SCOPE, kind, path.read_bytes(), path.name, dry_run=False, now=now,
+                               max_rows=10_000)
+    if plan.problem_count:
+        raise RuntimeError(f"demo sample {path.name}: {plan.problems[0]}")
+    return plan
 
 
-async def load_catalogue(session: AsyncSession, units: dict[str, OrgUnit]) -> dict[str, int]:
-    """Departments, items and which units handle them; returns skill code → department/item id."""
-    departments: dict[str, Department] = {}
-    for code, name, name_en in data.DEPARTMENTS:
-        departments[code] = await _upsert(session, Department, {"code": code},
-                                          {"name": name, "name_en": name_en})
-    items: dict[str, ServiceItem] = {}
-    for it in data.ITEMS:
-        dept = departments[it.code.split("-")[0]]
-        extra = "，可远程视频勘验" if it.remote_inspection else ""
-        limit = f"承诺时限{it.time_limit_days}个工作日"
-        items[it.code] = await _upsert(session, ServiceItem, {"code": it.code}, {
-            "name": it.name, "name_en": it.name_en, "department_id": dept.id,
-            "description": f"{dept.name}部门办理，{limit}；支持视频帮办{extra}。",
-            "video_help": True, "remote_inspection": it.remote_inspection,
-            "time_limit_days": it.time_limit_days})
-    await session.flush()
-    rows = await session.execute(select(ServiceItemUnit.item_id, ServiceItemUnit.unit_id))
-    have = {(r.item_id, r.unit_id) for r in rows}
-    for it in data.ITEMS:
-        for code in data.units_for(it):
-            pair = (items[it.code].id, units[code].id)
-            if pair not in have:
-                session.add(ServiceItemUnit(item_id=pair[0], unit_id=pair[1]))
-                have.add(pair)
-    await session.flush()
-    return {**{c: d.id for c, d in departments.items()}, **{c: i.id for c, i in items.items()}}
-
-
-async def load_holidays(session: AsyncSession, province: OrgUnit) -> None:
-    for day, name, workday in data.HOLIDAYS:
-        await _upsert(session, Holiday, {"unit_id": province.id, "day": day},
-                      {"name": name, "is_workday": workday})
-    await session.flush()
-
-
-async def load_staff(session: AsyncSession, units: dict[str, OrgUnit], ids: dict[str, int],
-                     now: datetime) -> None:
-    """Passwords are set only when the account is created, so a re-run never rehashes or resets."""
-    for p in data.STAFF:
-        values: dict[str, Any] = {"display_name": p.display_name, "role": Role(p.role),
-                                  "unit_id": units[p.unit].id, "capacity": p.capacity,
-                                  "kb_editor": p.role != "agent", "is_active": True}
-        row = (await session.execute(select(Staff).filter_by(username=p.username))).scalar_one_or_none()
-        if row is None:
-            row = Staff(username=p.username, password_hash=hash_password(data.DEMO_PASSWORD),
-                        created_at=now, **values)
-            session.add(row)
-            await session.flush()
-        else:
-            await _upsert(session, Staff, {"username": p.username}, values)
-        await set_skills(session, row.id, p.skills, ids)
-    await session.flush()
-
-
-async def set_skills(session: AsyncSession, staff_id: int, codes: tuple[str, ...] | list[str],
-                     ids: dict[str, int]) -> None:
-    """Makes the staff member's skills exactly `codes` (department codes have no dash)."""
-    want = {("department" if "-" not in c else "item", ids[c]) for c in codes}
-    rows = (await session.execute(select(StaffSkill).filter_by(staff_id=staff_id))).scalars().all()
-    have: set[tuple[str, int]] = set()
-    for row in rows:
-        key = ("department", row.department_id) if row.department_id else ("item", row.item_id)
-        if key in want and key not in have:
-            have.add(key)
-        else:
-            await session.execute(delete(StaffSkill).where(StaffSkill.id == row.id))
-    for kind, ref in sorted(want - have):
-        session.add(StaffSkill(staff_id=staff_id, **{f"{kind}_id": ref}))
+async def load_demo_passwords(session: AsyncSession, plan: importing.Plan) -> None:
+    """Dev only: accounts the import just created get the known demo password instead of their
+    one-time password; a re-run never resets a password someone changed."""
+    new = [p["username"] for p in plan.passwords]
+    if new:
+        await session.execute(update(Staff).where(Staff.username.in_(new)).values(
+            password_hash=hash_password(data.DEMO_PASSWORD), must_change_password=False))
 
 
 async def load_work_orders(session: AsyncSession, units: dict[str, OrgUnit], ids: dict[str, int]) -> None:
@@ -164,18 +103,21 @@ def _unit_of(username: str | None, units: dict[str, OrgUnit]) -> int | None:
 
 
 async def load_demo(session: AsyncSession, progress: Progress | None = None) -> dict[str, int]:
-    """Loads everything and flushes; the caller commits. Returns row counts per table."""
+    """Loads everything through the admin services and flushes; the caller commits. Row counts."""
     say = progress or (lambda _msg: None)
     now = datetime.now(UTC)
     say("org tree")
-    units = await load_units(session, now)
+    await import_sample(session, "units", now)
     say("departments and service items")
-    ids = await load_catalogue(session, units)
+    await import_sample(session, "items", now)
     say("holidays")
-    await load_holidays(session, units[data.PROVINCE])
+    for year in DEMO_YEARS:
+        await holidays.load_year(session, None, year, now)
     say("staff")
-    await load_staff(session, units, ids, now)
+    await load_demo_passwords(session, await import_sample(session, "staff", now))
     say("sample work orders")
+    units = {u.code: u for u in await session.scalars(select(OrgUnit))}
+    ids = {c: i for c, i in await session.execute(select(ServiceItem.code, ServiceItem.id))}
     await load_work_orders(session, units, ids)
     return await counts(session)
 

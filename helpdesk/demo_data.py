@@ -1,5 +1,6 @@
-"""The demo world, taken from the report's Baoding case: org tree, departments, service items,
-holidays and staff. Plain data so `helpdesk.demo` stays a small idempotent loader.
+"""The demo world, taken from the report's Baoding case: org tree, departments, service items and
+staff. The demo loads it from the sample import files made from these lists (helpdesk/admin/samples/,
+kept equal by tests/helpdesk/test_demo.py); holidays come from the holiday packages.
 
 Unit codes are the national administrative division codes for province, city and districts; the
 township and village codes are illustrative.
@@ -7,7 +8,6 @@ township and village codes are illustrative.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import NamedTuple
 
 from helpdesk.org.models import UnitLevel
@@ -117,24 +117,6 @@ def units_for(item: Item) -> list[str]:
     if item.scope == "+village":
         codes.append(VILLAGE)
     return codes
-
-
-def _days(name: str, first: date, count: int) -> list[tuple[date, str, bool]]:
-    return [(date.fromordinal(first.toordinal() + i), name, False) for i in range(count)]
-
-
-# China's 2026 public holidays (province level) and make-up working days (调休, is_workday=True).
-# Approximate: taken from the State Council's 2026 notice as we understood it; check before real use.
-HOLIDAYS: list[tuple[date, str, bool]] = [
-    *_days("元旦", date(2026, 1, 1), 3), (date(2026, 1, 4), "元旦调休上班", True),
-    (date(2026, 2, 14), "春节调休上班", True), *_days("春节", date(2026, 2, 15), 9),
-    (date(2026, 2, 28), "春节调休上班", True),
-    *_days("清明节", date(2026, 4, 4), 3),
-    *_days("劳动节", date(2026, 5, 1), 5), (date(2026, 5, 9), "劳动节调休上班", True),
-    *_days("端午节", date(2026, 6, 19), 3),
-    (date(2026, 9, 20), "国庆节调休上班", True), *_days("中秋节", date(2026, 9, 25), 3),
-    *_days("国庆节", date(2026, 10, 1), 7), (date(2026, 10, 10), "国庆节调休上班", True),
-]
 
 
 class Person(NamedTuple):

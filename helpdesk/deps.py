@@ -63,10 +63,16 @@ async def load_staff_from_cookie(state: AppState, session: AsyncSession, cookie:
     return staff
 
 
+# What a staff member holding a one-time password (an admin's reset) may still call.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/auth/me", "/api/auth/password", "/api/auth/logout"})
+
+
 async def get_current_staff(request: Request, state: StateDep, session: SessionDep) -> Staff:
     staff = await load_staff_from_cookie(state, session, request.cookies.get(STAFF_COOKIE))
     if staff is None:
         raise Unauthorized("login required", code="login_required")
+    if staff.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden("change the one-time password first", code="password_change_required")
     return staff
 
 

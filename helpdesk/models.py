@@ -5,6 +5,7 @@ import helpdesk_kb.models  # noqa: F401
 
 from helpdesk.accountability.models import Breach, FollowupPolicy, StaffNotification, WebhookDelivery  # noqa: F401
 from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffSkill
+from helpdesk.admin.models import AdminEvent, AuditHead  # noqa: F401
 from helpdesk.applicants.models import Applicant, HandoffUse
 from helpdesk.db import Base
 from helpdesk.integration.models import (  # noqa: F401

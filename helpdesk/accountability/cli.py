@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 from typing import Any
 
 from rich.console import Console
@@ -24,13 +25,25 @@ def register(sub: Any) -> None:
 
 
 async def run_verify(url: str, work_order_id: str | None) -> Any:
+    """The work orders' chains and, unless one work order is asked for, the admin chain (admin
+    changes, logins, role and token changes: helpdesk/admin/audit.py)."""
     from helpdesk.accountability.audit import verify
+    from helpdesk.admin.audit import verify as verify_admin
     from helpdesk.db import make_engine, make_session_factory
 
     engine = make_engine(url)
     try:
         async with make_session_factory(engine)() as session:
-            return await verify(session, work_order_id)
+            result = await verify(session, work_order_id)
+            if work_order_id is None:
+                admin = await verify_admin(session)
+                result.chains += admin.chains
+                result.entries += admin.entries
+                assert result.broken is not None
+                result.broken.extend(admin.broken or [])
+                if admin.entries:
+                    result.digest = hashlib.sha256(f"{result.digest}:{admin.digest}".encode()).hexdigest()
+            return result
     finally:
         await engine.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.db import Base
@@ -29,6 +29,10 @@ class Staff(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     kb_editor: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A supervisor marked as unit admin administers their own subtree (helpdesk/admin/scope.py).
+    unit_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set by an admin's password reset: the one-time password must be replaced at the next login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]

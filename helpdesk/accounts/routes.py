@@ -1,8 +1,8 @@
-"""HTTP routes: console login/logout/me, admin API-token management, the integration whoami."""
+"""HTTP routes: console login/logout/me, password change, the integration whoami (token management
+lives in helpdesk/admin/routes.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,19 +10,16 @@ from fastapi import APIRouter, Request, Response
 from helpdesk.accounts import service, tokens
 from helpdesk.accounts.models import Staff
 from helpdesk.accounts.schemas import (
-    ApiTokenCreated,
-    ApiTokenIn,
-    ApiTokenOut,
     LoginIn,
     LoginOut,
     PasswordChangeIn,
     StaffProfile,
     WhoAmI,
 )
+from helpdesk.admin import audit
 from helpdesk.config import Settings
 from helpdesk.deps import (
     ClockDep,
-    CurrentAdmin,
     CurrentStaff,
     SessionDep,
     SettingsDep,
@@ -30,7 +27,7 @@ from helpdesk.deps import (
     StateDep,
     load_staff_from_cookie,
 )
-from helpdesk.errors import BadRequest, Unauthorized
+from helpdesk.errors import Unauthorized
 from helpdesk.security import STAFF_COOKIE, Signer
 
 router = APIRouter(tags=["accounts"])
@@ -46,9 +43,13 @@ def _set_session_cookie(response: Response, signer: Signer, settings: Settings, 
 async def login(body: LoginIn, request: Request, response: Response, session: SessionDep,
                 settings: SettingsDep, signer: SignerDep, clock: ClockDep) -> dict[str, Any]:
     ip = request.client.host if request.client else "unknown"
+    now = clock.now()
     staff = await service.authenticate(session, settings, username=body.username, password=body.password,
-                                       ip=ip, now=clock.now())
-    await session.commit()  # the failure row or the cleared failures, before answering
+                                       ip=ip, now=now)
+    name = body.username.strip().lower()[:64]
+    await audit.record(session, kind="login" if staff else "login.failed",
+                       actor=audit.actor_of(staff) if staff else "anonymous", at=now, target=f"staff:{name}")
+    await session.commit()  # the failure row or the cleared failures, and the audit entry, before answering
     if staff is None:
         raise Unauthorized("wrong username or password", code="bad_credentials")
     _set_session_cookie(response, signer, settings, staff)
@@ -77,44 +78,17 @@ async def current_session(request: Request, state: StateDep, session: SessionDep
 
 @router.post("/api/auth/password", status_code=204)
 async def change_password(body: PasswordChangeIn, staff: CurrentStaff, response: Response,
-                          session: SessionDep, settings: SettingsDep, signer: SignerDep) -> Response:
+                          session: SessionDep, settings: SettingsDep, signer: SignerDep,
+                          clock: ClockDep) -> Response:
     """Self-service change; the new cookie keeps this browser in, other sessions end."""
     await service.change_password(session, staff=staff, new_password=body.new_password,
                                   current_password=body.current_password)
+    await audit.record(session, kind="password.change", actor=audit.actor_of(staff), at=clock.now(),
+                       target=f"staff:{staff.username}")
     await session.commit()
     _set_session_cookie(response, signer, settings, staff)
     response.status_code = 204
     return response
-
-
-@router.get("/api/admin/api-tokens", response_model=list[ApiTokenOut])
-async def list_api_tokens(admin: CurrentAdmin, session: SessionDep, clock: ClockDep) -> list[dict[str, Any]]:
-    now = clock.now()
-    return [tokens.token_view(t, now) for t in await tokens.list_api_tokens(session)]
-
-
-@router.post("/api/admin/api-tokens", response_model=ApiTokenCreated, status_code=201)
-async def create_api_token(body: ApiTokenIn, admin: CurrentAdmin, session: SessionDep,
-                           clock: ClockDep) -> dict[str, Any]:
-    if body.expires_at is not None and body.expires_at.tzinfo is None:
-        raise BadRequest("expires_at needs a time zone (e.g. 2027-01-01T00:00:00+08:00)")
-    now = clock.now()
-    token, plain = await tokens.create_api_token(
-        session, name=body.name, scopes=body.scopes, unit_id=body.unit_id,
-        expires_at=body.expires_at.astimezone(UTC) if body.expires_at else None,
-        now=now, created_by=admin.id,
-    )
-    await session.commit()
-    return tokens.token_view(token, now) | {"token": plain}
-
-
-@router.delete("/api/admin/api-tokens/{token_id}", response_model=ApiTokenOut)
-async def revoke_api_token(token_id: int, admin: CurrentAdmin, session: SessionDep,
-                           clock: ClockDep) -> dict[str, Any]:
-    now = clock.now()
-    token = await tokens.revoke_api_token(session, token_id=token_id, now=now)
-    await session.commit()
-    return tokens.token_view(token, now)
 
 
 @router.get("/api/integrations/whoami", response_model=WhoAmI)

@@ -37,6 +37,8 @@ class StaffProfile(BaseModel):
     capacity: int
     kb_editor: bool
     language: str | None = None
+    unit_admin: bool = False
+    must_change_password: bool = False
     skills: list[SkillOut]
 
 

@@ -24,7 +24,7 @@ from helpdesk.accounts.models import LoginFailure, Role, Staff, StaffSkill
 from helpdesk.config import Settings
 from helpdesk.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from helpdesk.org.models import OrgUnit
-from helpdesk.security import dummy_verify, hash_password, verify_password
+from helpdesk.security import dummy_verify, hash_one_time_password, hash_password, verify_password
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,10 @@ async def create_staff(
     kb_editor: bool = False,
     language: str | None = None,
     now: datetime | None = None,
+    one_time: bool = False,
 ) -> Staff:
     """Adds a staff account (CLI `createuser`, the demo loader, admins). Flushes; the caller commits.
+    `one_time`: the password is a generated one-time password (fast hash, changed at first login).
 
     Raises Conflict for a taken username, NotFound for an unknown unit, BadRequest for a short
     password or a capacity below 1.
@@ -79,7 +81,8 @@ async def create_staff(
     if await session.get(OrgUnit, unit_id) is None:
         raise NotFound(f"unit {unit_id} not found")
     staff = Staff(
-        username=username, display_name=display_name, password_hash=hash_password(password),
+        username=username, display_name=display_name,
+        password_hash=hash_one_time_password(password) if one_time else hash_password(password),
         role=Role(role), unit_id=unit_id, capacity=capacity, kb_editor=kb_editor, is_active=True,
         language=language, created_at=now or datetime.now(UTC),
     )
@@ -99,7 +102,10 @@ async def change_password(
     if current_password is not None and not verify_password(staff.password_hash, current_password):
         raise Unauthorized("the current password is wrong", code="wrong_password")
     _check_password(new_password)
+    if current_password is not None and new_password == current_password:
+        raise BadRequest("choose a password different from the current one", code="same_password")
     staff.password_hash = hash_password(new_password)
+    staff.must_change_password = False  # a one-time password from an admin's reset is used up
     await session.flush()
 
 
@@ -162,7 +168,8 @@ async def staff_profile(session: AsyncSession, staff: Staff) -> dict[str, Any]:
     return {
         "id": staff.id, "username": staff.username, "display_name": staff.display_name,
         "role": str(staff.role), "capacity": staff.capacity, "kb_editor": staff.kb_editor,
-        "language": staff.language,
+        "language": staff.language, "unit_admin": staff.unit_admin,
+        "must_change_password": staff.must_change_password,
         "unit": None if unit is None else {"id": unit.id, "name": unit.name, "level": str(unit.level)},
         "skills": skills,
     }

@@ -20,17 +20,18 @@ async def chain_for(session: AsyncSession, item: ServiceItem, unit_code: str | N
     Without a unit code: the highest unit that handles the item (usually the city bureau)."""
     if unit_code:
         unit = await session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
-        if unit is None:
+        if unit is None or unit.disabled:
             raise NotFound(f"service centre {unit_code!r} not found", code="unknown_unit")
     else:
         unit = await session.scalar(
             select(OrgUnit).join(ServiceItemUnit, ServiceItemUnit.unit_id == OrgUnit.id)
-            .where(ServiceItemUnit.item_id == item.id).order_by(func.length(OrgUnit.path), OrgUnit.id).limit(1))
+            .where(ServiceItemUnit.item_id == item.id, OrgUnit.disabled.is_(False))
+            .order_by(func.length(OrgUnit.path), OrgUnit.id).limit(1))
         if unit is None:
             raise NotFound("no service centre handles this item", code="not_offered")
     ids = [int(x) for x in unit.path.strip("/").split("/") if x] or [unit.id]
     rows = {u.id: u for u in (await session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))).all()}
-    chain = [rows[i] for i in reversed(ids) if i in rows]
+    chain = [rows[i] for i in reversed(ids) if i in rows and not rows[i].disabled]
     return [u for u in chain if u.level != UnitLevel.province] or chain
 
 

@@ -7,7 +7,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.db import Base
@@ -40,6 +40,10 @@ class OrgUnit(Base):
     path: Mapped[str] = mapped_column(String(512), index=True, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: dict(DEFAULT_BUSINESS_HOURS))
+    # Seconds an applicant waits here before the parent's desk may take over (null: the setting).
+    fallback_after_s: Mapped[int | None] = mapped_column(Integer)
+    # A disabled unit takes no new applicants and is hidden from the pages; rows stay for history.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime | None]
 
 
@@ -78,6 +82,11 @@ class ServiceItem(Base):
     video_help: Mapped[bool] = mapped_column(Boolean, default=True)
     remote_inspection: Mapped[bool] = mapped_column(Boolean, default=False)
     time_limit_days: Mapped[int | None] = mapped_column(Integer)
+    # The inspection checklist (its item's code by default) and the published KB guide (a slug/URL).
+    checklist_ref: Mapped[str | None] = mapped_column(String(200))
+    guide_ref: Mapped[str | None] = mapped_column(String(500))
+    # An item the catalogue keeps for history but marks as no longer current.
+    outdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ServiceItemUnit(Base):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from helpdesk.deps import CurrentStaff, SessionDep
+from helpdesk.admin.live import cached
+from helpdesk.deps import CurrentStaff, SessionDep, StateDep
 from helpdesk.org import service
 from helpdesk.org.schemas import ItemDetail, ItemSummary, UnitNode
 
@@ -18,8 +19,10 @@ async def units_tree(session: SessionDep, staff: CurrentStaff) -> list[dict[str,
 
 
 @router.get("/api/items", response_model=list[ItemSummary])
-async def list_items(session: SessionDep) -> list[dict[str, object]]:
-    return await service.item_summaries(session)
+async def list_items(session: SessionDep, state: StateDep) -> list[dict[str, object]]:
+    """Cached per process until an admin changes items (helpdesk.admin.live, on every process)."""
+    items: list[dict[str, object]] = await cached(state, "items", "summaries", lambda: service.item_summaries(session))
+    return items
 
 
 @router.get("/api/items/{code}", response_model=ItemDetail)

@@ -77,6 +77,8 @@ async def unit_tree(session: AsyncSession) -> list[dict[str, Any]]:
     nodes: dict[int, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
     for unit in await repo.list_units(session):  # ordered by path: parents before children
+        if unit.disabled:  # no desk to transfer to; a disabled unit has no enabled units below it
+            continue
         node = unit_ref(unit) | {"children": []}
         nodes[unit.id] = node
         parent = nodes.get(unit.parent_id) if unit.parent_id is not None else None

@@ -105,12 +105,12 @@ def test_demo_refused_outside_dev_mode(tmp_path: Path, monkeypatch: pytest.Monke
 def test_components_register_subcommands() -> None:
     seen: list[str] = []
 
-    def register_kb(sub: Any) -> None:
-        kb = sub.add_parser("kb").add_subparsers(dest="kb_command", required=True)
-        kb.add_parser("reindex").set_defaults(func=lambda args: seen.append("reindex"))
+    def register_probe(sub: Any) -> None:
+        probe = sub.add_parser("probe").add_subparsers(dest="probe_command", required=True)
+        probe.add_parser("reindex").set_defaults(func=lambda args: seen.append("reindex"))
 
-    parser = build_parser([*REGISTRARS, register_kb])
-    args = parser.parse_args(["kb", "reindex"])
+    parser = build_parser([*REGISTRARS, register_probe])
+    args = parser.parse_args(["probe", "reindex"])
     assert isinstance(args, argparse.Namespace)
     args.func(args)
     assert seen == ["reindex"]
