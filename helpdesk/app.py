@@ -29,6 +29,10 @@ from helpdesk.errors import install_error_handlers
 from helpdesk.files import BodySizeLimit
 from helpdesk.headers import SecurityHeadersMiddleware
 from helpdesk.health import router as health_router
+from helpdesk.integration.admin_routes import router as integration_admin_router
+from helpdesk.integration.api import router as integration_api_router
+from helpdesk.integration.api_catalog import router as integration_catalog_router
+from helpdesk.integration.sender import wire_integration
 from helpdesk.journey.routes import router as journey_router
 from helpdesk.journey.supervision import wire_supervision
 from helpdesk.journey.transfer import router as transfer_router
@@ -112,7 +116,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(RawFrames, sockets={"/ws": socket_entry})  # outermost: /ws skips the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
                    journey_router, ws_router, transfer_router, accountability_router, stats_router, admin_router,
-                   admin_import_router, privacy_router):
+                   admin_import_router, privacy_router, integration_api_router, integration_catalog_router,
+                   integration_admin_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)
@@ -142,4 +147,4 @@ def mount_static(app: FastAPI) -> None:
 def default_wirings() -> list[Wiring]:
     """The components this process runs; filled in as they land."""
     return [wire_rate_limits, wire_admin_live, wire_journey, wire_supervision, wire_accountability, wire_metrics,
-            wire_kb, wire_inspection, wire_notifications, wire_privacy, wire_checkpoints]
+            wire_kb, wire_inspection, wire_notifications, wire_privacy, wire_checkpoints, wire_integration]

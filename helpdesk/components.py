@@ -14,6 +14,7 @@ from helpdesk_inspection import component as inspection
 from helpdesk_inspection.models import Inspection, InspectionOutcome
 from helpdesk_inspection.routes import make_router as inspection_router
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk import metrics
 from helpdesk.access import can_view_work_order, visible_unit_ids
@@ -22,6 +23,8 @@ from helpdesk.journey.kb_bridge import send_to_call_hook, work_order_notes
 from helpdesk.outage import log_failure
 from helpdesk.state import AppState
 from helpdesk.tasks import start_background
+from helpdesk.workorders import service as wos
+from helpdesk.workorders.models import WorkOrder
 
 log = logging.getLogger(__name__)
 RETENTION_SWEEP_S = 3600
@@ -62,23 +65,17 @@ async def wire_inspection(state: AppState, stack: AsyncExitStack) -> None:
         await state.components["journey"].hub.send(member, message)
 
     component = await inspection.wire(state, stack, send_to_member=send_to_member)
-    component.service.on_evidence = seal_evidence(state)
+
+    async def on_work_order_event(session: AsyncSession, work_order_id: str, kind: str, actor: str,
+                                  data: dict[str, Any]) -> None:
+        wo = await session.get(WorkOrder, work_order_id)
+        if wo is not None:  # the timeline (and so the outbox: inspection.passed/failed webhooks)
+            await wos.record_event(session, wo, kind, actor, state.clock.now(), **data)
+
+    component.service.on_work_order_event = on_work_order_event
     metrics.RECORDINGS_RUNNING.set_function(lambda: len(component.live._peers))
     state.components["inspection_first_pass"] = inspection_first_pass
     start_background(stack, sweep_recordings(component), "inspection-retention")
-
-
-def seal_evidence(state: AppState) -> Any:
-    """Snapshot and recording hashes join the work order's audit chain, in the evidence's transaction."""
-    from helpdesk.workorders.models import WorkOrder
-    from helpdesk.workorders.service import record_event
-
-    async def seal(session: Any, work_order_id: str, kind: str, data: dict[str, Any]) -> None:
-        wo = await session.get(WorkOrder, work_order_id)
-        if wo is not None:
-            await record_event(session, wo, kind, "server", state.clock.now(), **data)
-
-    return seal
 
 
 async def sweep_recordings(component: Any) -> None:

@@ -129,6 +129,17 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(6, description="Webhook attempts before a delivery is given up.")
     webhook_backoff_s: float = Field(2.0, description="First retry delay; doubles with each attempt.")
     webhook_timeout_s: float = Field(5.0, description="Timeout of one webhook request.")
+    outbox_poll_s: float = Field(
+        1.0, description="How often each process looks for due webhook deliveries and messages.")
+    webhook_replay_window_s: int = Field(
+        300, description="Receivers should refuse a webhook whose X-Helpdesk-Timestamp is older than this.")
+    message_gateway_url: str | None = Field(
+        None, description="Messages to applicants (SMS/IM) are POSTed here as signed JSON; unset: kept unsent.")
+    message_gateway_secret: str | None = Field(None, description="HMAC-SHA256 key for the message gateway.")
+    integration_rate_limit: str = Field("120/minute", description="Requests per API token to /api/v1/.")
+    phone_verification: bool = Field(
+        True, description="A call-back from an applicant without a hand-off token needs a code sent to the phone.")
+    phone_code_ttl_s: int = Field(600, description="How long a phone verification code is valid.")
 
     # Personal data (个人信息保护法): how long it is kept; a sweep removes what is older
     # (helpdesk/privacy/retention.py). Recordings and snapshots: recording_retention_days.

@@ -19,7 +19,7 @@ from helpdesk.errors import error_body
 from helpdesk.security import CSRF_COOKIE, CSRF_HEADER, Signer
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-EXEMPT_PREFIXES = ("/api/integrations/",)  # Bearer-token routes
+EXEMPT_PREFIXES = ("/api/integrations/", "/api/v1/")  # Bearer-token routes: no cookies are read there
 
 
 class CSRFMiddleware:

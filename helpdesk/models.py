@@ -14,6 +14,16 @@ from helpdesk.accounts.models import ApiToken, LoginFailure, Role, Staff, StaffS
 from helpdesk.admin.models import AdminEvent, AuditHead  # noqa: F401
 from helpdesk.applicants.models import Applicant, HandoffUse
 from helpdesk.db import Base
+from helpdesk.integration.models import (  # noqa: F401
+    ApplicantMessage,
+    EventDelivery,
+    IntegrationEvent,
+    MessageTemplate,
+    PhoneVerification,
+    ServicePackage,
+    ServicePackageItem,
+    WebhookSubscription,
+)
 from helpdesk.journey.records import AgentStatus, SharedStateEpoch
 from helpdesk.org.models import Department, Holiday, OrgUnit, ServiceItem, ServiceItemUnit, UnitLevel
 from helpdesk.workorders.models import (

@@ -32,6 +32,7 @@ from helpdesk.state import AppState
 
 log = logging.getLogger(__name__)
 UNCOUNTED_PREFIXES = ("/static/", "/console", "/healthz", "/readyz", "/metrics")
+TOKEN_PREFIXES = ("/api/v1/", "/api/integrations/")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class RateLimitMiddleware:
         session = self._applicant(conn.cookies.get(APPLICANT_COOKIE))
         method = scope.get("method", "WS")
         rules = list(limits.routes.get((method, scope["path"]), []))
-        if not self._is_staff(conn.cookies.get(STAFF_COOKIE)):
+        # API-token routes carry no cookie: they are limited per token (helpdesk.integration.ratelimit).
+        if not self._is_staff(conn.cookies.get(STAFF_COOKIE)) and not scope["path"].startswith(TOKEN_PREFIXES):
             rules += limits.anonymous
         for rule in rules:
             key = address if rule.per == "address" else session

@@ -4,6 +4,7 @@ import { get, post, api, detailText } from '/static/help/api.js';
 import { t, setText, applyI18n, setLang, getLang, initialLang } from '/static/help/i18n.js';
 import { initItems, initStaff } from './people.js';
 import { initBulk } from './bulk.js';
+import { initIntegration, loadIntegration } from './integration.js';
 
 export const $ = (id) => document.getElementById(id);
 export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -246,6 +247,7 @@ function showPanel(name) {
   }
   if (name === 'holidays') loadHolidays().catch(() => {});
   if (name === 'tokens') loadTokens().catch(() => {});
+  if (name === 'integration') loadIntegration().catch(() => {});
   history.replaceState(null, '', `#${name}`);
 }
 
@@ -270,6 +272,7 @@ async function enter() {
   initItems();
   initStaff();
   initBulk({ reload: loadUnits });
+  initIntegration();
   const want = location.hash.slice(1);
   showPanel(document.querySelector(`.tab[data-panel="${want}"]`) ? want : 'org');
 }

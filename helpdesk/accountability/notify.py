@@ -47,6 +47,15 @@ class NotifyEvent:
 
 
 Notify = Callable[[NotifyEvent], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def stage(notify: Notify, session: AsyncSession, event: NotifyEvent) -> AfterCommit:
+    """The notification joins the step's transaction when `notify` is the real Notifier; any other
+    notify (a test's inbox, null_notify) is simply called after the commit."""
+    if isinstance(notify, Notifier):
+        return notify.stage(session, event)
+    return lambda: notify(event)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -90,23 +99,26 @@ class Notifier:
         self.on_notification: OnNotification | None = None  # set by the wiring: push to the console
 
     async def __call__(self, event: NotifyEvent) -> None:
+        async with self.sessions() as session:
+            after_commit = self.stage(session, event)
+            await session.commit()
+        await after_commit()
+
+    def stage(self, session: AsyncSession, event: NotifyEvent) -> AfterCommit:
+        """Adds the notification rows (and the webhook delivery) to the caller's transaction, so they
+        commit or roll back with the step; returns what to do once it has committed (push, send)."""
         now = self.clock.now()
         recipients = list(dict.fromkeys(event.staff_ids))
-        async with self.sessions() as session:
-            rows = [
-                StaffNotification(
-                    staff_id=sid,
-                    kind=event.kind,
-                    work_order_id=event.work_order_id,
-                    title=event.title[:255],
-                    body=event.data,
-                    created_at=now,
-                )
-                for sid in recipients
-            ]
-            session.add_all(rows)
-            delivery = self._outbox(session, event, recipients, now)
-            await session.commit()
+        rows = [
+            StaffNotification(staff_id=sid, kind=event.kind, work_order_id=event.work_order_id,
+                              title=event.title[:255], body=event.data, created_at=now)
+            for sid in recipients
+        ]
+        session.add_all(rows)
+        delivery = self._outbox(session, event, recipients, now)
+        return lambda: self._after_commit(rows, delivery)
+
+    async def _after_commit(self, rows: list[StaffNotification], delivery: WebhookDelivery | None) -> None:
         if self.on_notification is not None:
             for row in rows:
                 try:

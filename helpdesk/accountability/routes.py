@@ -13,7 +13,7 @@ from helpdesk.access import staff_unit_path, work_order_scope
 from helpdesk.accountability import repository as repo
 from helpdesk.accountability import service
 from helpdesk.accountability.models import FollowupPolicy
-from helpdesk.accountability.notify import Notify, null_notify, view
+from helpdesk.accountability.notify import Notify, null_notify, stage, view
 from helpdesk.accountability.schemas import CallBackIn, NoteIn, PolicyIn, ReassignIn, ResolveIn
 from helpdesk.accounts.models import Role, Staff
 from helpdesk.deps import ClockDep, CurrentStaff, CurrentSupervisor, SessionDep, SettingsDep, StateDep
@@ -178,8 +178,9 @@ async def reassign(
         reason=body.reason,
         now=clock.now(),
     )
+    after = stage(notify, session, event)
     await session.commit()
-    await notify(event)
+    await after()
     return followup_view(wo)
 
 

@@ -25,7 +25,7 @@ from helpdesk import metrics
 from helpdesk.accountability import audit, policy
 from helpdesk.accountability import repository as repo
 from helpdesk.accountability.models import Breach, BreachReason, FollowupFlag
-from helpdesk.accountability.notify import Notifier, Notify, NotifyEvent
+from helpdesk.accountability.notify import Notifier, Notify, NotifyEvent, stage
 from helpdesk.accountability.service import iso, open_followup
 from helpdesk.clock import Clock
 from helpdesk.config import Settings
@@ -164,17 +164,12 @@ async def _remind(sessions: Sessions, now: datetime, notify: Notify, report: Swe
             wo = await _load(s, wo_id)
             await record_event(s, wo, "reminded", "system", now, due=iso(wo.remind_at))
             to = await repo.owner_recipients(s, wo)
+            after = stage(notify, s, NotifyEvent(
+                "reminder", f"请认领工单 {wo.number} · please claim work order {wo.number}", to, wo.id,
+                _data(wo, step="T1")))
             await s.commit()
         report.reminded.append(wo_id)
-        await notify(
-            NotifyEvent(
-                "reminder",
-                f"请认领工单 {wo.number} · please claim work order {wo.number}",
-                to,
-                wo.id,
-                _data(wo, step="T1"),
-            )
-        )
+        await after()
 
 
 async def _red(sessions: Sessions, now: datetime, notify: Notify, report: SweepReport) -> None:
@@ -195,18 +190,13 @@ async def _red(sessions: Sessions, now: datetime, notify: Notify, report: SweepR
                 due=iso(wo.red_at),
                 notified=to,
             )
+            after = stage(notify, s, NotifyEvent(
+                "red", f"工单 {wo.number} 超时未认领（红色） · unclaimed, flagged red", to, wo.id,
+                _data(wo, step="T2")))
             if not await _commit_once(s):
                 continue
         report.red.append(wo_id)
-        await notify(
-            NotifyEvent(
-                "red",
-                f"工单 {wo.number} 超时未认领（红色） · unclaimed, flagged red",
-                to,
-                wo.id,
-                _data(wo, step="T2"),
-            )
-        )
+        await after()
 
 
 async def _overdue(sessions: Sessions, now: datetime, notify: Notify, report: SweepReport) -> None:
@@ -223,18 +213,13 @@ async def _overdue(sessions: Sessions, now: datetime, notify: Notify, report: Sw
             to = list(dict.fromkeys([*await repo.owner_recipients(s, wo), *sups]))
             s.add(_breach(wo, BreachReason.overdue, 0, now, wo.due_at, unit.id if unit else None))
             await record_event(s, wo, "overdue", "system", now, due=iso(wo.due_at), notified=to)
+            after = stage(notify, s, NotifyEvent(
+                "overdue", f"工单 {wo.number} 已超过办结时限 · past its resolution deadline", to, wo.id,
+                _data(wo, step="deadline")))
             if not await _commit_once(s):
                 continue
         report.overdue.append(wo_id)
-        await notify(
-            NotifyEvent(
-                "overdue",
-                f"工单 {wo.number} 已超过办结时限 · past its resolution deadline",
-                to,
-                wo.id,
-                _data(wo, step="deadline"),
-            )
-        )
+        await after()
 
 
 async def _escalate(sessions: Sessions, settings: Settings, now: datetime, notify: Notify, report: SweepReport) -> int:
@@ -278,20 +263,15 @@ async def _escalate(sessions: Sessions, settings: Settings, now: datetime, notif
                 notified=to,
                 next_escalation=iso(following),
             )
+            after = stage(notify, s, NotifyEvent(
+                "escalation", f"工单 {wo.number} 升级督办（第{level}级） · escalated to {chain[level].name}", to, wo.id,
+                _data(wo, step="T3", level=level, reason=reason, escalated_to_unit_id=chain[level].id)))
             if not await _commit_once(s):
                 continue
         done += 1
         report.escalated.append((wo_id, level))
         metrics.record_escalation(level)
-        await notify(
-            NotifyEvent(
-                "escalation",
-                f"工单 {wo.number} 升级督办（第{level}级） · escalated to {chain[level].name}",
-                to,
-                wo.id,
-                _data(wo, step="T3", level=level, reason=reason, escalated_to_unit_id=chain[level].id),
-            )
-        )
+        await after()
     return done
 
 

@@ -7,7 +7,10 @@ starts with that context instead of asking again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +47,30 @@ def _invalid(why: str) -> Unauthorized:
     return Unauthorized(f"invalid hand-off token: {why}", code="token_invalid")
 
 
-def _key_and_algorithms(settings: Settings) -> tuple[Any, list[str]]:
+INTERNAL_ISSUER = "helpdesk-api"  # links the integration API signs for partners that cannot sign
+
+
+def internal_key(settings: Settings) -> str:
+    """The key of links this helpdesk signs itself, derived so it is never the partners' secret."""
+    return hmac.new(settings.secret_key.encode(), b"handoff-links", hashlib.sha256).hexdigest()
+
+
+def issue_handoff(settings: Settings, *, subject: str, item: str, now: datetime, ttl_s: int,
+                  name: str | None = None, phone: str | None = None, priority: int = 0,
+                  ctx: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A hand-off token signed by the helpdesk itself; returns (token, jti)."""
+    jti = uuid.uuid4().hex
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {"iss": INTERNAL_ISSUER, "sub": subject, "item": item, "iat": iat,
+                              "exp": iat + min(ttl_s, settings.handoff_max_age_s), "jti": jti,
+                              "priority": priority, "ctx": ctx or {}}
+    claims.update({k: v for k, v in (("name", name), ("phone", phone)) if v})
+    return jwt.encode(claims, internal_key(settings), algorithm="HS256"), jti
+
+
+def _key_and_algorithms(settings: Settings, token: str = "") -> tuple[Any, list[str]]:
+    if _unverified_issuer(token) == INTERNAL_ISSUER:
+        return internal_key(settings), ["HS256"]
     # With a public key only asymmetric algorithms are accepted: no HS256 signed with the PEM text.
     if settings.handoff_public_key:
         return settings.handoff_public_key, ["RS256", "ES256"]
@@ -60,10 +86,19 @@ def _opt_str(claims: dict[str, Any], name: str, max_len: int) -> str | None:
     return value.strip() or None
 
 
+def _unverified_issuer(token: str) -> str | None:
+    """Only to choose the key: the signature check that follows decides."""
+    try:
+        iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return iss if isinstance(iss, str) else None
+
+
 def verify_handoff(settings: Settings, token: str, now: datetime) -> HandoffClaims:
     """Checks signature, issuer, lifetime and claim types; raises Unauthorized with code
     token_expired or token_invalid. Replay (the jti) is checked by the caller against the database."""
-    key, algorithms = _key_and_algorithms(settings)
+    key, algorithms = _key_and_algorithms(settings, token)
     try:
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=algorithms,
@@ -75,7 +110,7 @@ def verify_handoff(settings: Settings, token: str, now: datetime) -> HandoffClai
     for name in ("iss", "sub", "item", "jti"):
         if not isinstance(claims[name], str) or not claims[name] or len(claims[name]) > 128:
             raise _invalid(f"claim {name!r} must be a non-empty string")
-    if claims["iss"] not in settings.handoff_issuers:
+    if claims["iss"] not in (*settings.handoff_issuers, INTERNAL_ISSUER):
         raise _invalid(f"issuer {claims['iss']!r} is not trusted")
     iat, exp = claims["iat"], claims["exp"]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):

@@ -40,4 +40,6 @@ async def open_session(body: SessionIn, request: Request, response: Response, st
         "applicant": {"id": a.id, "name": a.name, "phone": a.phone},
         "item": None if item is None else {"code": item.code, "name": item.name},
         "handoff": None if hf is None else {k: hf[k] for k in ("issuer", "ctx", "priority")},
+        # A call-back needs a code sent to the phone unless a hand-off vouches for the person.
+        "needs_phone_code": state.settings.phone_verification and a.issuer is None,
     }

@@ -35,3 +35,4 @@ class SessionOut(BaseModel):
     applicant: ApplicantOut
     item: ItemRef | None
     handoff: HandoffOut | None
+    needs_phone_code: bool = False  # a call-back must be confirmed with a code sent to the phone

@@ -18,14 +18,16 @@ from helpdesk.deps import (
     ClockDep,
     CurrentApplicant,
     SessionDep,
+    SettingsDep,
     StateDep,
     load_applicant_from_cookie,
     load_staff_from_cookie,
 )
 from helpdesk.errors import Conflict, Forbidden, NotFound
 from helpdesk.files import file_response, save_upload
+from helpdesk.integration import packages, verification
 from helpdesk.journey import units
-from helpdesk.journey.schemas import CallbackIn, HelpRequestIn, RatingIn
+from helpdesk.journey.schemas import CallbackIn, HelpRequestIn, PhoneCodeIn, RatingIn
 from helpdesk.journey.service import Journey, applicant_member, staff_member
 from helpdesk.org.calendar import load_calendar
 from helpdesk.org.models import Department, ServiceItem
@@ -88,6 +90,12 @@ async def help_item(code: str, session: SessionDep, journey: JourneyDep, clock: 
     }
 
 
+@router.get("/api/help/packages/{code}")
+async def help_package(code: str, session: SessionDep) -> dict[str, Any]:
+    """A one-thing-once package for the help page: its items, and the lead item that routes it."""
+    return await packages.view(session, await packages.by_code(session, code))
+
+
 @router.post("/api/help/requests")
 async def request_help(body: HelpRequestIn, request: Request, session: SessionDep, journey: JourneyDep,
                        applicant: CurrentApplicant, clock: ClockDep) -> dict[str, Any]:
@@ -111,8 +119,13 @@ async def request_help(body: HelpRequestIn, request: Request, session: SessionDe
     if handoff is not None and handoff.get("item") not in (None, item.code):
         handoff = None  # the hand-off was about another item
     priority = int(handoff.get("priority") or 0) if handoff else 0
+    package_code = body.package or ((handoff or {}).get("ctx") or {}).get("package")
+    package = await packages.handoff_entry(session, package_code) if package_code else None
+    if package is not None:
+        handoff = (handoff or {}) | {"package": package}
     wo = await wos.create_request(session, applicant_id=applicant.id, item_id=item.id, unit_id=chain[0].id,
-                                  channel=Channel(body.channel), priority=priority, handoff=handoff, now=now)
+                                  channel=Channel(body.channel), priority=priority, handoff=handoff, now=now,
+                                  package_id=package["id"] if package else None)
     await session.commit()
     await journey.queue.join(WaitingEntry(
         ticket=applicant.id, work_order_id=wo.id, unit_chain=[u.id for u in chain], item_id=item.id,
@@ -143,17 +156,30 @@ async def leave_queue(work_order_id: str, session: SessionDep, journey: JourneyD
 
 @router.post("/api/help/callbacks")
 async def request_callback(body: CallbackIn, session: SessionDep, applicant: CurrentApplicant,
-                           clock: ClockDep, state: StateDep) -> dict[str, Any]:
+                           clock: ClockDep, state: StateDep, settings: SettingsDep) -> dict[str, Any]:
     item = await item_or_404(session, body.item)
     if (limits := state.components.get("rate_limits")) is not None:
         await limits.check_phone(body.phone)  # a script must not bury one number's owner in call-backs
     chain = await units.chain_for(session, item, body.unit)
+    if settings.phone_verification and applicant.issuer is None:  # a hand-off already vouches for the person
+        await verification.check_code(session, settings, applicant_id=applicant.id, phone=body.phone,
+                                      code=body.code, now=clock.now())
     applicant.phone = body.phone
     wo = await wos.create_callback(session, applicant_id=applicant.id, item_id=item.id, unit_id=chain[0].id,
                                    phone=body.phone, preferred_time=body.preferred_time, note=body.note,
                                    reason="requested", now=clock.now())
     await session.commit()
     return {"work_order": wo.id, "number": wo.number}
+
+
+@router.post("/api/help/phone-codes")
+async def send_phone_code(body: PhoneCodeIn, session: SessionDep, applicant: CurrentApplicant, clock: ClockDep,
+                          settings: SettingsDep) -> dict[str, Any]:
+    """Sends a verification code to the phone a call-back will go to."""
+    out = await verification.send_code(session, settings, applicant_id=applicant.id, phone=body.phone,
+                                       language=applicant.language or "zh-CN", now=clock.now())
+    await session.commit()
+    return out
 
 
 @router.post("/api/help/requests/{work_order_id}/rating")

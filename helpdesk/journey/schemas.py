@@ -17,6 +17,7 @@ class HelpRequestIn(BaseModel):
     unit: str | None = Field(None, max_length=64, description="Code of the applicant's service centre.")
     name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=32, pattern=PHONE)
+    package: str | None = Field(None, max_length=64, description="一件事一次办 package code (item: its lead item).")
 
 
 class CallbackIn(BaseModel):
@@ -25,6 +26,11 @@ class CallbackIn(BaseModel):
     unit: str | None = Field(None, max_length=64)
     preferred_time: str | None = Field(None, max_length=64)
     note: str | None = Field(None, max_length=1000)
+    code: str | None = Field(None, max_length=8, description="Phone verification code (without a hand-off token).")
+
+
+class PhoneCodeIn(BaseModel):
+    phone: str = Field(max_length=32, pattern=PHONE)
 
 
 class RatingIn(BaseModel):

@@ -23,11 +23,12 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk.accounts.models import Staff
+from helpdesk.integration.models import ServicePackage
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.workorders.models import Channel, Outcome, WorkOrder, WorkOrderStatus
 
-Group = Literal["day", "agent", "unit", "item"]
-GROUPS: tuple[Group, ...] = ("day", "agent", "unit", "item")
+Group = Literal["day", "agent", "unit", "item", "package"]
+GROUPS: tuple[Group, ...] = ("day", "agent", "unit", "item", "package")
 BEIJING = timezone(timedelta(hours=8))
 
 
@@ -79,6 +80,8 @@ def group_key(group: Group, dialect: str) -> Any:
         return WorkOrder.agent_id
     if group == "unit":
         return func.coalesce(WorkOrder.handled_unit_id, WorkOrder.unit_id)
+    if group == "package":  # 一件事一次办: requests made for a package (others: no package, key null)
+        return WorkOrder.package_id
     return WorkOrder.item_id
 
 
@@ -145,6 +148,7 @@ async def _labels(session: AsyncSession, group: Group, keys: Sequence[Any]) -> d
         "agent": (Staff, Staff.display_name),
         "unit": (OrgUnit, OrgUnit.name),
         "item": (ServiceItem, ServiceItem.name),
+        "package": (ServicePackage, ServicePackage.name),
     }[group]
     rows = await session.execute(select(model.id, name).where(model.id.in_(ids)))  # type: ignore[attr-defined]
     return {i: n for i, n in rows.all()}

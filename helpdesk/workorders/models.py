@@ -55,6 +55,8 @@ class WorkOrder(Base):
     channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=16))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     handoff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # 一件事一次办: the package this request is for (its items are listed in handoff["package"]).
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("service_packages.id"), index=True)
     queued_at: Mapped[datetime | None] = mapped_column(index=True)
     offered_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]

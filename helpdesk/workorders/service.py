@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk import integration
 from helpdesk.accountability import audit
 from helpdesk.errors import Conflict
 from helpdesk.workorders.models import (
@@ -43,15 +44,17 @@ async def record_event(session: AsyncSession, wo: WorkOrder, kind: str, actor: s
                        **data: Any) -> WorkOrderEvent:
     """Appends to the work order's hash-chained audit log (with the caller's ip and process)."""
     wo.updated_at = now
-    return await audit.append(session, wo, kind=kind, actor=actor, at=now, data=data)
+    event = await audit.append(session, wo, kind=kind, actor=actor, at=now, data=data)
+    await integration.capture(session, wo, kind=kind, data=data, now=now)  # the outbox, same transaction
+    return event
 
 
 async def create_request(session: AsyncSession, *, applicant_id: str, item_id: int, unit_id: int,
                          channel: Channel, priority: int, handoff: dict[str, Any] | None,
-                         now: datetime) -> WorkOrder:
+                         now: datetime, package_id: int | None = None) -> WorkOrder:
     wo = WorkOrder(
         number=new_number(now), applicant_id=applicant_id, item_id=item_id, unit_id=unit_id,
-        status=WorkOrderStatus.queued, channel=channel, priority=priority, handoff=handoff,
+        status=WorkOrderStatus.queued, channel=channel, priority=priority, handoff=handoff, package_id=package_id,
         queued_at=now, created_at=now, updated_at=now,
     )
     session.add(wo)

@@ -40,6 +40,8 @@ from helpdesk_inspection.ports import (
 )
 
 OUTBOX = "insp_outbox"
+# (session, work order id, kind, actor, data)
+OnWorkOrderEvent = Callable[[AsyncSession, str, str, str, dict[str, Any]], Awaitable[None]]
 
 
 @event.listens_for(Session, "after_rollback")
@@ -54,13 +56,15 @@ class InspectionService:
         self.clock = clock
         self._send = send_to_member
         self.live = live
-        # Set by the app: appends evidence hashes to the work order's audit chain, in the same
-        # transaction as the evidence row (session, work_order_id, kind, data).
-        self.on_evidence: Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable[None]] | None = None
+        # Set by the app: records a step on the work order's hash-chained timeline in the caller's
+        # transaction (evidence hashes, the outcome): (session, work order id, kind, actor, data).
+        self.on_work_order_event: OnWorkOrderEvent | None = None
 
     async def evidence(self, session: AsyncSession, insp: Inspection, kind: str, data: dict[str, Any]) -> None:
-        if self.on_evidence is not None:
-            await self.on_evidence(session, insp.work_order_id, kind, {"inspection_id": insp.id, **data})
+        """Evidence hashes join the work order's audit chain, in the same transaction as the evidence row."""
+        if self.on_work_order_event is not None:
+            await self.on_work_order_event(session, insp.work_order_id, kind, "server",
+                                           {"inspection_id": insp.id, **data})
 
     def push(
         self,
@@ -324,6 +328,11 @@ class InspectionService:
         await self._close(session, insp, InspectionStatus.ended)
         insp.outcome, insp.outcome_note = outcome, note
         await session.flush()
+        if self.on_work_order_event is not None:
+            kind = {InspectionOutcome.passed: "inspection_passed", InspectionOutcome.failed: "inspection_failed",
+                    InspectionOutcome.rectify: "inspection_rectify"}[outcome]
+            await self.on_work_order_event(session, insp.work_order_id, kind, f"s:{staff.id}",
+                                           {"inspection_id": insp.id, "rectify_points": insp.rectify_points or []})
         self.push(
             session,
             insp,

@@ -111,8 +111,11 @@ async def test_no_agent_online_offers_a_callback(live: Live) -> None:
         await applicant.open_help(live.seed["other_item"].code)
         r = await applicant.http.post("/api/help/requests", json={"item": live.seed["other_item"].code})
         assert r.status_code == 409 and r.json()["error"] == "no_agents"
+        code = await applicant.http.post("/api/help/phone-codes", json={"phone": "13800000000"})
+        assert code.status_code == 200, code.text
         r = await applicant.http.post("/api/help/callbacks", json={
-            "item": live.seed["other_item"].code, "phone": "13800000000", "preferred_time": "明天上午"})
+            "item": live.seed["other_item"].code, "phone": "13800000000", "preferred_time": "明天上午",
+            "code": code.json()["dev_code"]})
         assert r.status_code == 200
     async with live.state.sessions() as s:
         from helpdesk.workorders.models import WorkOrder

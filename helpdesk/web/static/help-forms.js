@@ -9,25 +9,72 @@ function phoneOk(v) {
   return /^[0-9+\-()\s]{5,32}$/.test(v) && digits.length >= 7;
 }
 
-export function initCallbackForm({ item, unit = () => '', onBack }) {
+// The code sent to the phone before a call-back is accepted (when no hand-off vouches for the person).
+function initPhoneCode(phoneValid) {
+  const row = $('callback-code-row'), send = $('callback-send-code'), hint = $('callback-code-hint');
+  let wait = 0, timer = null;
+  function tick() {
+    wait -= 1;
+    send.disabled = wait > 0;
+    send.textContent = wait > 0 ? t('callback.resend_in', { s: wait }) : t('callback.send_code');
+    if (wait <= 0) clearInterval(timer);
+  }
+  send.addEventListener('click', async () => {
+    const phone = phoneValid();
+    if (!phone) return;
+    send.disabled = true;
+    try {
+      const res = await post('/api/help/phone-codes', { phone });
+      hint.textContent = t('callback.code_sent', { phone: phone.replace(/^(.{3}).*(.{4})$/, '$1****$2') })
+        + (res?.dev_code ? ` ${t('callback.dev_code', { code: res.dev_code })}` : '');
+      wait = 60;
+      clearInterval(timer);
+      timer = setInterval(tick, 1000);
+      tick();
+      $('callback-code').focus();
+    } catch (ex) {
+      send.disabled = false;
+      hint.textContent = ex.status === 429 ? t('callback.code_wait') : t('callback.failed', { detail: detailText(ex) || ex.code });
+    }
+  });
+  return {
+    show(on) { row.hidden = !on; },
+    needed: () => !row.hidden,
+    value: () => $('callback-code').value.trim(),
+  };
+}
+
+export function initCallbackForm({ item, unit = () => '', onBack, needsCode = () => false }) {
   const form = $('callback-form');
   const done = $('callback-done');
   const err = $('callback-error');
   const phoneErr = $('callback-phone-error');
+  const phoneInput = $('callback-phone');
+
+  function validPhone() {
+    phoneErr.textContent = '';
+    const phone = phoneInput.value.trim().replace(/\s+/g, ' ');
+    if (!phoneOk(phone)) {
+      setText(phoneErr, phone ? 'callback.phone_invalid' : 'callback.phone_missing');
+      phoneInput.setAttribute('aria-invalid', 'true');
+      phoneInput.focus();
+      return null;
+    }
+    phoneInput.removeAttribute('aria-invalid');
+    return phone;
+  }
+  const code = initPhoneCode(validPhone);
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.hidden = true;
-    phoneErr.textContent = '';
-    const phone = $('callback-phone').value.trim().replace(/\s+/g, ' ');
-    if (!phoneOk(phone)) {
-      setText(phoneErr, phone ? 'callback.phone_invalid' : 'callback.phone_missing');
-      $('callback-phone').setAttribute('aria-invalid', 'true');
-      $('callback-phone').focus();
-      return;
-    }
-    $('callback-phone').removeAttribute('aria-invalid');
+    const phone = validPhone();
+    if (!phone) return;
     const body = { item: item(), phone };
+    if (code.needed()) {
+      if (!/^[0-9]{6}$/.test(code.value())) { setText(err, 'callback.code_missing'); err.hidden = false; $('callback-code').focus(); return; }
+      body.code = code.value();
+    }
     if (unit()) body.unit = unit();
     const when = $('callback-time').value; // "2026-11-28T15:00", the applicant's local time
     if (when) body.preferred_time = when.replace('T', ' ').slice(0, 64);
@@ -43,9 +90,11 @@ export function initCallbackForm({ item, unit = () => '', onBack }) {
       done.focus();
     } catch (ex) {
       err.hidden = false;
+      if (ex.code === 'phone_unverified') code.show(true);
+      const key = { phone_unverified: 'callback.code_missing', code_mismatch: 'callback.code_mismatch', code_expired: 'callback.code_expired' }[ex.code];
       err.textContent = ex.status === 0 ? t('error.network')
         : ex.status === 429 ? t('callback.too_many')  // rate limited: per session, address or number
-          : t('callback.failed', { detail: detailText(ex) || ex.code });
+          : key ? t(key) : t('callback.failed', { detail: detailText(ex) || ex.code });
     } finally {
       $('callback-submit').disabled = false;
     }
@@ -54,6 +103,7 @@ export function initCallbackForm({ item, unit = () => '', onBack }) {
 
   return {
     reset() {
+      code.show(needsCode());
       form.hidden = false;
       done.hidden = true;
       err.hidden = true;

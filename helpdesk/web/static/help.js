@@ -15,6 +15,8 @@ const page = {
   itemCode: document.body.dataset.item || new URLSearchParams(location.search).get('item') || '',
   handoffToken: document.body.dataset.handoff || new URLSearchParams(location.search).get('t') || '',
   unitCode: document.body.dataset.unit || new URLSearchParams(location.search).get('unit') || '',
+  packageCode: new URLSearchParams(location.search).get('package') || '', // 一件事一次办
+  needsPhoneCode: false,
   item: null,
   member: null,
   channel: 'video',
@@ -134,6 +136,20 @@ function itemUrl() {
   return `/api/help/items/${encodeURIComponent(page.itemCode)}${q}`;
 }
 
+/** 一件事一次办: the package's name and every item handled with this request, under the item's name. */
+async function renderPackage() {
+  const el = $('item-package');
+  if (!page.packageCode || !el) return;
+  try {
+    const pkg = await get(`/api/help/packages/${encodeURIComponent(page.packageCode)}`);
+    const en = getLang() === 'en';
+    const names = pkg.items.map((i) => (en && i.name_en) || i.name).join(en ? ', ' : '、');
+    el.replaceChildren(...[t('help.package', { name: (en && pkg.name_en) || pkg.name }), t('help.package_items', { items: names })]
+      .map((text) => Object.assign(document.createElement('span'), { textContent: text })));
+    el.hidden = false;
+  } catch { page.packageCode = ''; } // an unknown or retired package: help for the item alone
+}
+
 async function refreshItem() {
   if (!page.itemCode) return;
   try { renderItem(await get(itemUrl())); } catch { /* keep what we have */ }
@@ -184,6 +200,7 @@ async function sendRequest(channel, retried = false) {
   try {
     const body = { item: page.itemCode, channel };
     if (page.unitCode) body.unit = page.unitCode;
+    if (page.packageCode) body.package = page.packageCode;
     const res = await post('/api/help/requests', body);
     page.request = res;
     // The socket may already have said "offered": a live status is newer than this answer.
@@ -289,7 +306,8 @@ async function boot() {
   document.addEventListener('hd:elderchange', () => { renderQueue(page.lastStatus); renderDeviceWording(); });
   renderDeviceWording();
   setCallState('idle');
-  callbackForm = initCallbackForm({ item: () => page.itemCode, unit: () => page.unitCode, onBack: () => showView('item-view') });
+  callbackForm = initCallbackForm({ item: () => page.itemCode, unit: () => page.unitCode, onBack: () => showView('item-view'),
+    needsCode: () => page.needsPhoneCode });
   ratingForm = initRatingForm({ onDone: () => { showView('item-view'); refreshItem(); } });
 
   $('help-button').addEventListener('click', () => askForHelp('video'));
@@ -321,7 +339,10 @@ async function boot() {
     return;
   }
   page.itemCode = page.itemCode || session?.item?.code || session?.handoff?.item || '';
+  page.needsPhoneCode = !!session?.needs_phone_code;
+  page.packageCode = page.packageCode || session?.handoff?.ctx?.package || '';
   renderHandoff(session?.handoff);
+  renderPackage();
   try {
     renderItem(await get(itemUrl()));
   } catch (err) {

@@ -128,7 +128,8 @@ async def test_http_events_record_the_callers_address(settings: Settings, clock:
             await make_item(s, units=[unit], code="AUD-1")
             await s.commit()
         await client.post("/api/help/session", json={"name": "张三"})
-        r = await client.post("/api/help/callbacks", json={"item": "AUD-1", "phone": "13800000000"})
+        code = (await client.post("/api/help/phone-codes", json={"phone": "13800000000"})).json()["dev_code"]
+        r = await client.post("/api/help/callbacks", json={"item": "AUD-1", "phone": "13800000000", "code": code})
         assert r.status_code == 200, r.text
         async with make_session_factory(engine)() as s:
             (event,) = await _events(s, r.json()["work_order"])

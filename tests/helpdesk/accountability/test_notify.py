@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk.accountability.models import StaffNotification, WebhookDelivery
@@ -166,3 +166,29 @@ async def test_console_notifications_routes(settings: Settings, clock: FakeClock
             assert (await client.post(f"/api/notifications/{theirs}/read")).json() == {"marked": 0}
             assert (await client.post("/api/notifications/read-all")).json() == {"marked": 1}
             assert not (await client.get("/api/notifications")).json()["has_unread"]
+
+
+async def test_a_notification_commits_or_rolls_back_with_its_step(
+        db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Staged in the step's transaction: a rolled-back step leaves no notification and no delivery; a
+    process that dies after the commit still leaves both stored (the push and the send follow)."""
+    from helpdesk.accountability.models import StaffNotification
+    from helpdesk.accountability.notify import stage
+
+    clock = FakeClock()
+    settings = Settings(_env_file=None, webhook_url="http://127.0.0.1:9/hook", webhook_secret=SECRET)
+    async with db_sessions() as s:
+        w = await build_world(s)
+    notifier = Notifier(db_sessions, clock, settings)
+    event = NotifyEvent("red", "工单 VH2 超时未认领", [w.id("sup_a1")])
+    async with db_sessions() as s:
+        stage(notifier, s, event)
+        await s.rollback()
+    async with db_sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(StaffNotification)) == 0
+        stage(notifier, s, event)  # the after-commit push is never run: as if the process died here
+        await s.commit()
+    async with db_sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(StaffNotification)) == 1
+    (d,) = await deliveries(db_sessions)
+    assert d.status == "pending" and d.attempts == 0  # the sweeper's deliver_due sends it
