@@ -56,8 +56,10 @@ class Settings(BaseSettings):
                                   "per-username lock-out).")
     rate_limit_new_session: str = Field("30/minute", description="New applicant sessions per address.")
     rate_limit_help_request: str = Field("10/minute", description="Video-help requests per applicant session.")
-    rate_limit_callback_session: str = Field("2/hour", description="Call-back requests per applicant session.")
+    rate_limit_callback_session: str = Field(
+        "6/hour", description="Call-back requests per applicant session (room for mistyped phone codes).")
     rate_limit_callback_address: str = Field("5/hour", description="Call-back requests per address.")
+    rate_limit_phone_code: str = Field("10/hour", description="Phone verification codes sent per address.")
     callback_per_phone_per_day: int = Field(3, ge=1, description="Call-back requests per phone number per day.")
 
     # Hand-off tokens from other systems (the provincial app, the approval system).
@@ -165,6 +167,7 @@ class Settings(BaseSettings):
     recording_retention_days: int = 180
 
     @field_validator("rate_limit_anonymous", "rate_limit_applicant", "rate_limit_login", "rate_limit_new_session",
+                     "rate_limit_phone_code",
                      "rate_limit_help_request", "rate_limit_callback_session", "rate_limit_callback_address")
     @classmethod
     def _rate_limit(cls, value: str) -> str:

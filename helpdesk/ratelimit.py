@@ -56,6 +56,8 @@ class RateLimits:
             ("POST", "/api/auth/login"): [Rule("login", parse(s.rate_limit_login), "address")],
             ("POST", "/api/help/session"): [Rule("session", parse(s.rate_limit_new_session), "address")],
             ("POST", "/api/help/requests"): [Rule("request", parse(s.rate_limit_help_request), "session")],
+            # Each code is a text message to someone's phone: no SMS bombing from one address.
+            ("POST", "/api/help/phone-codes"): [Rule("phone-code", parse(s.rate_limit_phone_code), "address")],
             ("POST", "/api/help/callbacks"): [Rule("callback", parse(s.rate_limit_callback_session), "session"),
                                               Rule("callback", parse(s.rate_limit_callback_address), "address")],
         }

@@ -125,8 +125,13 @@ async def send_to_webhook(settings: Settings, doc: dict[str, Any]) -> None:
         r.raise_for_status()
 
 
+FIRST_RUN_AFTER_S = 300.0
+
+
 async def checkpoint_daily(state: AppState) -> None:
-    """Every process tries once an interval; the day's unique key lets exactly one of them write."""
+    """Every process tries once an interval; the day's unique key lets exactly one of them write.
+    The first try waits a little: a process that starts (or a short-lived one) is not busy writing."""
+    await asyncio.sleep(min(state.settings.audit_checkpoint_interval_s, FIRST_RUN_AFTER_S))
     while True:
         try:
             async with state.sessions() as s:

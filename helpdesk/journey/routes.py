@@ -158,12 +158,13 @@ async def leave_queue(work_order_id: str, session: SessionDep, journey: JourneyD
 async def request_callback(body: CallbackIn, session: SessionDep, applicant: CurrentApplicant,
                            clock: ClockDep, state: StateDep, settings: SettingsDep) -> dict[str, Any]:
     item = await item_or_404(session, body.item)
-    if (limits := state.components.get("rate_limits")) is not None:
-        await limits.check_phone(body.phone)  # a script must not bury one number's owner in call-backs
     chain = await units.chain_for(session, item, body.unit)
+    # The code first: someone without the phone must not use up its daily call-backs either.
     if settings.phone_verification and applicant.issuer is None:  # a hand-off already vouches for the person
         await verification.check_code(session, settings, applicant_id=applicant.id, phone=body.phone,
                                       code=body.code, now=clock.now())
+    if (limits := state.components.get("rate_limits")) is not None:
+        await limits.check_phone(body.phone)  # a script must not bury one number's owner in call-backs
     applicant.phone = body.phone
     wo = await wos.create_callback(session, applicant_id=applicant.id, item_id=item.id, unit_id=chain[0].id,
                                    phone=body.phone, preferred_time=body.preferred_time, note=body.note,

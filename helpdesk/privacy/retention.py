@@ -69,7 +69,12 @@ async def sweep(session: AsyncSession, settings: Settings, now: datetime) -> Swe
     return out
 
 
+FIRST_RUN_AFTER_S = 300.0
+
+
 async def sweep_forever(sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock) -> None:
+    # Not at start-up: a starting (or short-lived) process does not sweep while it is busy starting.
+    await asyncio.sleep(min(settings.privacy_sweep_interval_s, FIRST_RUN_AFTER_S))
     while True:
         try:
             async with sessions() as s:

@@ -59,7 +59,9 @@ async def test_a_callback_flood_from_fresh_sessions_is_held(app: FastAPI) -> Non
     for n in range(8):
         async with client_for(app) as c:  # a fresh session each time, one address
             assert (await c.post("/api/help/session", json={})).status_code == 200
-            answers.append(await c.post("/api/help/callbacks", json={"item": "RL-1", "phone": f"1380000000{n}"}))
+            code = (await c.post("/api/help/phone-codes", json={"phone": f"1380000000{n}"})).json()["dev_code"]
+            answers.append(await c.post("/api/help/callbacks", json={"item": "RL-1", "phone": f"1380000000{n}",
+                                                                    "code": code}))
     assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
     for r in answers[5:]:
         assert_refused(r)
@@ -123,3 +125,14 @@ async def test_anonymous_requests_per_address_and_per_session(limited: Settings,
 def test_limits_are_checked_at_start_up() -> None:
     with pytest.raises(ValueError, match="rate_limit_login"):
         Settings(_env_file=None, rate_limit_login="ten per minute")  # type: ignore[call-arg]
+
+
+async def test_phone_codes_are_limited_per_address(app: FastAPI) -> None:
+    """Each code is a text message to someone: fresh sessions from one address cannot bomb numbers."""
+    answers = []
+    for n in range(11):
+        async with client_for(app) as c:
+            await c.post("/api/help/session", json={})
+            answers.append(await c.post("/api/help/phone-codes", json={"phone": f"1390000{n:04d}"}))
+    assert [r.status_code for r in answers] == [200] * 10 + [429]
+    assert_refused(answers[-1])
