@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from helpdesk_signaling.wire import RawFrames
 
 from helpdesk.accountability.audit import AuditContextMiddleware
 from helpdesk.accountability.routes import router as accountability_router
@@ -28,6 +29,7 @@ from helpdesk.journey.supervision import wire_supervision
 from helpdesk.journey.transfer import router as transfer_router
 from helpdesk.journey.wiring import wire_journey
 from helpdesk.journey.ws import router as ws_router
+from helpdesk.journey.ws import socket_entry
 from helpdesk.logs import RequestIdMiddleware
 from helpdesk.metrics import MetricsMiddleware, wire_metrics
 from helpdesk.metrics import router as metrics_router
@@ -94,7 +96,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(AuditContextMiddleware)  # the caller's address, for the audit log
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware)  # outermost: counts every request, refused ones too
+    app.add_middleware(MetricsMiddleware)  # counts every request, refused ones too
+    app.add_middleware(RawFrames, sockets={"/ws": socket_entry})  # outermost: /ws skips the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
                    journey_router, ws_router, transfer_router, accountability_router, stats_router):
         app.include_router(router)

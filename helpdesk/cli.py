@@ -63,6 +63,11 @@ def register_serve(sub: Subparsers) -> None:
     p.set_defaults(func=_serve)
 
 
+# uvicorn's sans-I/O WebSocket protocol: no tasks of its own per socket, and the signaling relay writes
+# frames to it without a task hop (helpdesk_signaling/wire.py).
+WS_IMPL = "websockets-sansio"
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -74,14 +79,16 @@ def _serve(args: argparse.Namespace) -> None:
     if args.reload or args.workers > 1:  # uvicorn's supervisors: sockets closed 1012 without `reconnect`
         uvicorn.run("helpdesk.app:create_app", factory=True, host=args.host, port=args.port, log_config=None,
                     reload=args.reload, workers=None if args.reload else args.workers, proxy_headers=True,
-                    forwarded_allow_ips=args.forwarded_allow_ips)
+                    forwarded_allow_ips=args.forwarded_allow_ips, ws=WS_IMPL,
+                    ws_per_message_deflate=settings.ws_compression)
         return
     from helpdesk.drain import DrainingServer
 
     # One process (a container replica): shutdown first tells every socket to reconnect elsewhere.
     config = uvicorn.Config("helpdesk.app:create_app", factory=True, host=args.host, port=args.port,
                             log_config=None, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
-                            timeout_graceful_shutdown=15)
+                            timeout_graceful_shutdown=15, ws=WS_IMPL,
+                            ws_per_message_deflate=settings.ws_compression)
     DrainingServer(config).run()
 
 

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     reconnect_grace_s: float = 30.0
     heartbeat_interval_s: float = 15.0
     ws_max_message_bytes: int = 64 * 1024
+    ws_compression: bool = Field(
+        False, description="permessage-deflate on /ws (`helpdesk serve`). Off: it costs ~36 KB of server "
+        "memory per socket and CPU per message, for signaling messages that are small.")
     wrapup_s: float = Field(
         120.0, description="Longest wrap-up after a call; the console ends it sooner by going ready."
     )

@@ -119,8 +119,11 @@ class SignalingMetrics:
 
     known = frozenset(_CLIENT_TYPES)
 
+    def __init__(self) -> None:  # one child per type, looked up once: this runs for every relayed signal
+        self._children = {t: SIGNALING_MESSAGES.labels(t) for t in (*self.known, "invalid")}
+
     def message(self, type_: str | None) -> None:
-        SIGNALING_MESSAGES.labels(type_ if type_ in self.known else "invalid").inc()
+        self._children[type_ if type_ in self.known else "invalid"].inc()
 
     def error(self, code: str) -> None:
         SIGNALING_ERRORS.labels(code if code in _ERROR_CODES else "other").inc()

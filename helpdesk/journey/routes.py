@@ -115,6 +115,8 @@ async def request_help(body: HelpRequestIn, request: Request, session: SessionDe
     return {"work_order": wo.id, "number": wo.number, "ticket": applicant.id,
             "position": status.position if status else None,
             "expected_wait_s": status.expected_wait_s if status else None,
+            "expected_wait_low_s": status.expected_wait_low_s if status else None,
+            "expected_wait_high_s": status.expected_wait_high_s if status else None,
             "state": status.state if status else "connected"}
 
 

@@ -29,10 +29,12 @@ from helpdesk_signaling.ice import ice_servers
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
 from helpdesk.journey.context import offer_context, peer_names
+from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.logs import log_context
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
@@ -67,6 +69,7 @@ class Journey:
         self.hub = hub
         self.queue: QueueService  # set by the wiring (the queue emits into self.on_queue_event)
         self.endpoint: SignalingEndpoint
+        self.wait_history: WaitHistory  # set by the wiring (the queue's history source)
         self.local_agents: set[int] = set()  # agents whose socket this process holds (for heartbeats)
         self._local_sockets: Counter[str] = Counter()  # agent member -> this process's sockets of it
         # Leader only: since when each waiting applicant has had no socket on any process. Cleared
@@ -152,6 +155,8 @@ class Journey:
     def status_message(status: Any) -> p.QueueStatus:
         return p.QueueStatus(ticket=status.ticket, work_order=status.work_order_id, state=status.state,
                              position=status.position, expected_wait_s=status.expected_wait_s,
+                             expected_wait_low_s=status.expected_wait_low_s,
+                             expected_wait_high_s=status.expected_wait_high_s,
                              agents_ready=status.agents_ready, fallback_level=status.fallback_level)
 
     async def push_status(self, ticket: str) -> None:
@@ -249,19 +254,23 @@ class Journey:
             status = await self.queue.status(member[2:])
             if status is not None:
                 extra["ticket"] = self.status_message(status).model_dump()
-        for room in await self.hub.rooms_of(member):
+        for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
-                if wo is None:
-                    continue
-                if member in room.dropped:
-                    await wos.record_drop(session, wo, member=member, kind="resumed", now=self.now())
-                    await session.commit()
-            extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
+            if wo is not None:
+                extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
         return extra
 
+    async def record_peer(self, room: Room, member: str, kind: str) -> None:
+        """The hub's listener: a member's socket dropped or came back (whichever process noticed)."""
+        async with self.state.sessions() as session:
+            wo = await session.get(WorkOrder, room.id)
+            if wo is not None:
+                await wos.record_drop(session, wo, member=member, kind=kind, now=self.now())
+                await session.commit()
+
     async def on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
-        """After the socket closed: record drops; a ready agent without a call goes offline."""
+        """After the socket closed (the hub has recorded any drop): a ready agent without a call goes offline."""
         if staff is not None and role == "agent":
             # Heartbeats follow this process's sockets, not the member's: an agent whose socket moved
             # to another process must stop being kept alive from here.
@@ -278,14 +287,7 @@ class Journey:
 
     async def _on_disconnect(self, member: str, role: str, staff: Staff | None) -> None:
         if await self.hub.is_online(member):
-            return  # replaced by a newer socket
-        for room in await self.hub.rooms_of(member):
-            if member in room.dropped:
-                async with self.state.sessions() as session:
-                    wo = await session.get(WorkOrder, room.id)
-                    if wo is not None:
-                        await wos.record_drop(session, wo, member=member, kind="dropped", now=self.now())
-                        await session.commit()
+            return  # replaced by a newer socket (the drop itself is recorded by the hub's listener)
         # Told to reconnect to another process (shutdown): the agent is not going offline; the
         # presence TTL takes them off if they do not come back.
         if staff is not None and role == "agent" and not self.endpoint.draining:
@@ -404,9 +406,14 @@ class Journey:
         self.queue.reset_timers()
 
     async def heartbeat(self) -> None:
-        """Every process, every tick: its agents' sockets are alive, so their presence is."""
+        """Every process, every tick: its agents' sockets are alive, so their presence is; the
+        expected wait's history is re-read when the hour changes."""
         for agent_id in list(self.local_agents):
             await self.queue.heartbeat(agent_id)
+        try:
+            await self.wait_history.refresh(self.now())
+        except (SQLAlchemyError, OSError) as exc:  # the database is down: keep the last seeds
+            log.warning("expected-wait history not refreshed: %s", type(exc).__name__)
 
     async def tick(self) -> None:
         """Leader only, once a second: offer timeouts and fallbacks, presence expiry, waiting

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from helpdesk.journey import units
 from helpdesk.journey.service import Journey, is_unavailable
+from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.leader import LeaderLock, MemoryLeaderLock, RedisLeaderLock, release_quietly
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.state import AppState
@@ -82,8 +83,13 @@ async def wire_journey(state: AppState, stack: AsyncExitStack) -> None:
     await hub.start()
     stack.push_async_callback(hub.close)
     journey = Journey(state, hub)
+    hub.on_peer = journey.record_peer  # whichever process notices a drop or a return records it
+    if isinstance(hub, MemoryHub):
+        hub.grace_s = s.reconnect_grace_s
+    journey.wait_history = WaitHistory(state)  # refreshed hourly by journey.heartbeat
     journey.queue = QueueService(backends.store, now=lambda: state.clock.now().timestamp(),
-                                 emit=journey.on_queue_event, settings=queue_settings(state))
+                                 emit=journey.on_queue_event, settings=queue_settings(state),
+                                 history=journey.wait_history)
     journey.endpoint = SignalingEndpoint(hub, state.clock, s.ws_max_message_bytes, s.heartbeat_interval_s,
                                          s.reconnect_grace_s, journey.handle_message)
     state.components["journey"] = journey

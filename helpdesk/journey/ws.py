@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
+from helpdesk.accountability.audit import client_ip_var
 from helpdesk.deps import load_applicant_from_cookie, load_staff_from_cookie
 from helpdesk.journey.service import Journey, applicant_member, is_unavailable, staff_member
-from helpdesk.logs import peer_var
+from helpdesk.logs import peer_var, request_id_var
 from helpdesk.security import APPLICANT_COOKIE, STAFF_COOKIE
 from helpdesk.state import AppState
 
@@ -27,6 +30,28 @@ def origin_allowed(ws: WebSocket, state: AppState) -> bool:
     return origin.rstrip("/") in {state.settings.public_base_url.rstrip("/"), f"http://{host}", f"https://{host}"}
 
 
+async def identify(ws: WebSocket, state: AppState) -> tuple[str, str, Any] | None:
+    """(member, role, staff or None) from the session cookie. A function of its own so the socket's
+    long-lived frame keeps no database session (nor an applicant's row) for hours."""
+    async with state.sessions() as session:
+        staff = await load_staff_from_cookie(state, session, ws.cookies.get(STAFF_COOKIE))
+        if staff is not None:
+            return staff_member(staff.id), staff.role.value, staff
+        applicant = await load_applicant_from_cookie(state, session, ws.cookies.get(APPLICANT_COOKIE))
+        if applicant is not None:
+            return applicant_member(applicant.id), "applicant", None
+    return None
+
+
+async def socket_entry(scope: Any, receive: Any, send: Any) -> None:
+    """/ws as a plain ASGI handler (helpdesk_signaling.wire.RawFrames calls it past the middleware
+    chain): sets what the chain would have set for a socket, the caller's address and a request id."""
+    client = scope.get("client")
+    client_ip_var.set(str(client[0])[:64] if client else None)  # this task only: no reset needed
+    request_id_var.set(uuid.uuid4().hex[:16])
+    await socket(WebSocket(scope, receive, send))
+
+
 @router.websocket("/ws")
 async def socket(ws: WebSocket) -> None:
     state: AppState = ws.app.state.helpdesk
@@ -34,18 +59,11 @@ async def socket(ws: WebSocket) -> None:
     if not origin_allowed(ws, state):
         await ws.close(CLOSE_BAD_ORIGIN, "origin not allowed")
         return
-    async with state.sessions() as session:
-        staff = await load_staff_from_cookie(state, session, ws.cookies.get(STAFF_COOKIE))
-        applicant = None
-        if staff is None:
-            applicant = await load_applicant_from_cookie(state, session, ws.cookies.get(APPLICANT_COOKIE))
-    if staff is not None:
-        member, role = staff_member(staff.id), staff.role.value
-    elif applicant is not None:
-        member, role = applicant_member(applicant.id), "applicant"
-    else:
+    who = await identify(ws, state)
+    if who is None:
         await ws.close(CLOSE_UNAUTHORIZED, "login required")
         return
+    member, role, staff = who
     peer_var.set(member)  # this socket's task: every log line it writes names the member
     try:
         extra = await journey.on_connect(member, role, staff)

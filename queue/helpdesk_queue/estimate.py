@@ -2,10 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from helpdesk_queue.models import STAFFED_STATES, AgentPresence, QueueSettings, QueueStatus, WaitingEntry
 from helpdesk_queue.routing import eligible_level, queue_order, reachable_level
+
+Z80 = 1.2816  # the 10th and 90th percentiles of a normal: a range that holds for ~80 % of applicants
+PRIOR_CALLS = 30  # history for this weekday and hour weighs as this many of today's calls
+ABANDON_AHEAD = 0.5  # of the line's abandonment share, how much falls on those still ahead (calibrated)
+MIN_RELATIVE_ERROR = 0.05
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What history says about a line for this weekday and hour (helpdesk_queue.history): the mean
+    agent-occupied time per call (talk + wrap-up), its coefficient of variation, how many calls
+    that rests on, and the share of queued applicants who gave up."""
+
+    occupied_s: float
+    cv: float = 1.0
+    calls: int = 0
+    abandon_share: float = 0.0
+
+
+# The seed of an entry's line (falling back to its department or unit when the line is new), or None.
+HistorySource = Callable[[WaitingEntry], "Seed | None"]
+
+
+@dataclass(frozen=True)
+class LineModel:
+    occupied_s: float  # mean agent-occupied time per call, wrap-up included
+    cv: float  # coefficient of variation of that time
+    abandon: float  # share of queued applicants who give up
+    calls: float  # how many calls the estimate rests on (history counted as PRIOR_CALLS)
+
+
+def wrapup_key(unit_id: int) -> str:
+    """The store's sample list of wrap-up times in a unit (recorded when an agent leaves wrap-up)."""
+    return f"wrapup|{unit_id}"
 
 
 def positions(entries: Iterable[WaitingEntry]) -> dict[str, int]:
@@ -28,21 +64,67 @@ def positions(entries: Iterable[WaitingEntry]) -> dict[str, int]:
 def expected_wait(
     position: int, staffed_slots: int, free_slots: int, handle_times: Sequence[float], default_s: float
 ) -> float | None:
-    """E[W] for the applicant `position`-th in line, or None when no eligible agent is staffed.
+    """The point of `wait_range` for the applicant `position`-th in line with no history and no
+    abandonment: the expected time until enough slots have freed (see wait_range)."""
+    model = line_model(handle_times, (), None, default_s)
+    found = wait_range(position, staffed_slots, free_slots, model)
+    return None if found is None else found[0]
 
-    With N staffed slots (sum of capacities of eligible ready/offered/busy/wrap-up agents), F of
-    them free, and AHT the mean of the line's recent handle times (default_s when none):
-    k ≤ F → 0; else E[W] = (k − F) · AHT / (N − F). Under exponential handle times each busy slot
-    frees at rate 1/AHT, so the (k − F)-th departure takes (k − F)·AHT/(N − F) on average; with
-    no free slot this is k · AHT / N.
-    """
-    if staffed_slots <= 0:
+
+def line_model(talk: Sequence[float], wrapups: Sequence[float], seed: Seed | None, default_s: float) -> LineModel:
+    """What the line's next calls will take: today's finished calls (talk, plus the unit's wrap-ups:
+    an agent wrapping up takes no call) blended with history for this weekday and hour.
+
+    History weighs as PRIOR_CALLS calls, so the morning's first calls (the short ones end first)
+    move the estimate only gradually; with no history, default_s weighs as one call."""
+    wrap = sum(wrapups) / len(wrapups) if wrapups else 0.0
+    prior_calls = PRIOR_CALLS if seed is not None else 1
+    prior = seed.occupied_s if seed is not None else default_s
+    n = len(talk)
+    today = sum(talk) / n + wrap if n else prior
+    occupied = (prior_calls * prior + n * today) / (prior_calls + n)
+    cv = seed.cv if seed is not None else 1.0  # no history: exponential (the most spread plausible)
+    if n >= 10:  # enough of today's calls to say how spread they are
+        mean = sum(talk) / n
+        sd = (sum((t - mean) ** 2 for t in talk) / (n - 1)) ** 0.5
+        cv = (prior_calls * cv + n * (sd / (mean + wrap) if mean + wrap > 0 else cv)) / (prior_calls + n)
+    abandon = seed.abandon_share if seed is not None else 0.0
+    return LineModel(occupied, min(max(cv, 0.1), 3.0), min(max(abandon, 0.0), 0.9), prior_calls + n)
+
+
+def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tuple[float, float, float] | None:
+    """(expected, low, high) seconds for the applicant `position`-th in line; None with no eligible
+    agent staffed. low..high holds for ~80 % of applicants (the 10th to the 90th percentile).
+
+    The applicant is served at the m-th departure, m = position − free (the free slots take the
+    first ones), fewer when some of the m − 1 ahead give up first (each does with probability
+    ABANDON_AHEAD × the line's abandonment share). With every slot busy, departures come every
+    occupied/N on average; the first comes after the busy slots' residual time, (1 + c²)/2 of that.
+    Inter-departure times of N renewal processes have squared CV c² ≈ 1 − (1 − cv²)/N (one slot:
+    the calls' own spread; many: Poisson). The spread of the wait adds that of the departures, of
+    how many ahead stay, and of the occupied-time estimate itself; a lognormal with that mean and
+    variance gives the range."""
+    if staffed <= 0:
         return None
-    if position <= free_slots:
-        return 0.0
-    aht = sum(handle_times) / len(handle_times) if handle_times else default_s
-    busy = staffed_slots - free_slots
-    return (position - free_slots) * aht / (busy if busy > 0 else staffed_slots)
+    if position <= free:
+        return (0.0, 0.0, 0.0)
+    gap = model.occupied_s / staffed
+    ahead = position - free - 1
+    leave = ABANDON_AHEAD * model.abandon
+    stay = ahead * (1 - leave)
+    c2 = 1 - (1 - model.cv**2) / staffed
+    mean = gap * ((1 + c2) / 2 + stay)
+    var = gap**2 * ((1 + c2) / 2 * c2 + stay * c2 + ahead * leave * (1 - leave))
+    known = max(MIN_RELATIVE_ERROR, model.cv / model.calls**0.5)  # how well occupied_s is known
+    point = _lognormal(mean, var)[0]  # the median: half wait less, half more
+    median, s = _lognormal(mean, var + (mean * known) ** 2)  # the range also spans what we do not know
+    return (point, median * math.exp(-Z80 * s), median * math.exp(Z80 * s))
+
+
+def _lognormal(mean: float, var: float) -> tuple[float, float]:
+    """(median, σ of the log) of the lognormal with this mean and variance."""
+    s2 = math.log(1 + var / mean**2)
+    return mean * math.exp(-s2 / 2), s2**0.5
 
 
 def staffing(
@@ -67,12 +149,15 @@ def build_statuses(
     handle_times: Mapping[str, Sequence[float]],
     now: float,
     settings: QueueSettings,
+    history: HistorySource | None = None,
 ) -> dict[str, QueueStatus]:
-    """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent samples."""
+    """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent talk times and
+    wrapup_key(unit) → recent wrap-up times; `history` gives each line's seed."""
     pos = positions(entries)
     by_ticket = {e.ticket: e for e in entries}
     out: dict[str, QueueStatus] = {}
     seen: dict[tuple[object, ...], tuple[int, int, int]] = {}  # applicants alike share the staffing
+    models: dict[str, LineModel] = {}
     for ticket in tickets:
         entry = by_ticket.get(ticket)
         if entry is None:
@@ -83,11 +168,16 @@ def build_statuses(
             seen[key] = staffing(entry, agents, now, settings.fallback_after_s)
         staffed, free, ready = seen[key]
         if entry.state == "offered":
-            wait: float | None = 0.0
+            found: tuple[float, float, float] | None = (0.0, 0.0, 0.0)
             level = entry.fallback_level
         else:
-            samples = handle_times.get(entry.line, ())
-            wait = expected_wait(pos[ticket], staffed, free, samples, settings.default_handle_time_s)
+            if entry.line not in models:
+                models[entry.line] = line_model(
+                    handle_times.get(entry.line, ()), handle_times.get(wrapup_key(entry.unit_id), ()),
+                    history(entry) if history is not None else None, settings.default_handle_time_s)
+            found = wait_range(pos[ticket], staffed, free, models[entry.line])
             level = reachable_level(entry, now, settings.fallback_after_s)
-        out[ticket] = QueueStatus(ticket, entry.work_order_id, entry.state, pos[ticket], wait, ready, level)
+        wait, low, high = (None, None, None) if found is None else (round(found[0]), *map(round, found[1:]))
+        out[ticket] = QueueStatus(ticket, entry.work_order_id, entry.state, pos[ticket], wait, ready, level,
+                                  low, high)
     return out

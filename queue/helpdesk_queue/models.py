@@ -144,6 +144,8 @@ class QueueStatus:
     expected_wait_s: float | None  # None: no staffed agent, offer a callback
     agents_ready: int
     fallback_level: int
+    expected_wait_low_s: int | None = None  # the range that holds for ~80 % of applicants
+    expected_wait_high_s: int | None = None
 
 
 class QueueError(Exception):

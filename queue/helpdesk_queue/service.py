@@ -15,7 +15,7 @@ from typing import TypeVar
 from helpdesk_queue import agents as rules
 from helpdesk_queue.dispatch import Batch as _Batch
 from helpdesk_queue.dispatch import finish, repair_leaks, route
-from helpdesk_queue.estimate import build_statuses
+from helpdesk_queue.estimate import HistorySource, build_statuses, wrapup_key
 from helpdesk_queue.events import (
     Abandoned,
     Connected,
@@ -35,6 +35,7 @@ from helpdesk_queue.models import (
     UnknownAgent,
     UnknownTicket,
     WaitingEntry,
+    clone_agent,
 )
 from helpdesk_queue.routing import reachable_level
 from helpdesk_queue.store import QueueStore
@@ -53,8 +54,10 @@ class QueueService:
         now: Callable[[], float],
         emit: EventSink,
         settings: QueueSettings | None = None,
+        history: HistorySource | None = None,
     ) -> None:
         self.store = store
+        self.history = history  # each line's seed for the expected wait (helpdesk_queue.history)
         self.settings = settings or QueueSettings()
         self._now = now
         self._emit = emit
@@ -172,9 +175,17 @@ class QueueService:
 
     async def _set_state(self, agent_id: int, state: AgentState, batch: _Batch) -> AgentPresence:
         now = self._now()
-        agent = await self.store.update_agent(agent_id, lambda a: rules.set_state(a, state, now))
+        was: list[AgentPresence] = []
+
+        def apply(a: AgentPresence) -> None:
+            was.append(clone_agent(a))
+            rules.set_state(a, state, now)
+
+        agent = await self.store.update_agent(agent_id, apply)
         if agent is None:
             raise UnknownAgent(f"agent {agent_id} is not online")
+        if was:
+            await self._wrapup_done(was[-1], now)
         if state != "ready" and agent.pending_offers > 0:  # a ringing offer holds a pending slot
             for entry in await self.store.list_waiting():
                 if entry.state == "offered" and entry.offered_to == agent_id:
@@ -264,8 +275,9 @@ class QueueService:
             gone = set(await self.store.expire_stale(now, s.presence_ttl_s))
             batch.agents |= gone
             for agent in agents:
-                if agent.agent_id not in gone and rules.finish_wrapup(agent, now):
+                if agent.agent_id not in gone and rules.finish_wrapup(clone_agent(agent), now):
                     await self.store.update_agent(agent.agent_id, lambda a: rules.finish_wrapup(a, now))
+                    await self._wrapup_done(agent, now)
                     batch.agents.add(agent.agent_id)
             for entry in entries:
                 if entry.state == "offered" and entry.offered_to in gone:
@@ -279,6 +291,12 @@ class QueueService:
             self._last_tick = now
 
         await self._run(op)
+
+    async def _wrapup_done(self, before: AgentPresence, now: float) -> None:
+        """An agent left wrap-up: its length is agent-occupied time the estimate must count."""
+        if before.state == "wrap_up" and before.wrapup_until is not None and self.settings.wrapup_s > 0:
+            took = now - (before.wrapup_until - self.settings.wrapup_s)
+            await self.store.add_handle_time(wrapup_key(before.unit_id), max(0.0, took), self.settings.aht_window)
 
     def reset_timers(self) -> None:
         """Forget what earlier ticks saw (leak suspects, the last tick time): call it when this
@@ -304,6 +322,7 @@ class QueueService:
         else:
             entries = [e for line in sorted(set(lines)) for e in await self.store.list_waiting(line)]
         agents = await self.store.list_agents()
-        lines = {e.line for e in entries if e.ticket in asked}
-        samples = {line: await self.store.handle_times(line) for line in lines}
-        return build_statuses(wanted, entries, agents, samples, self._now(), self.settings)
+        asked_entries = [e for e in entries if e.ticket in asked]
+        keys = {e.line for e in asked_entries} | {wrapup_key(e.unit_id) for e in asked_entries}
+        samples = {key: await self.store.handle_times(key) for key in keys}
+        return build_statuses(wanted, entries, agents, samples, self._now(), self.settings, self.history)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from helpdesk_signaling.errors import SignalingError
 from helpdesk_signaling.hub import CLOSE_HEARTBEAT, CLOSE_SLOW, ExpiredRoom, Hub, Room
@@ -28,7 +30,9 @@ from helpdesk_signaling.protocol import (
     error,
     parse_client_message,
     relay_of,
+    signal_envelope,
 )
+from helpdesk_signaling.wire import Wire, wire_of
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +59,40 @@ class Clock(Protocol):
 
 
 class SocketConnection:
-    """A Starlette WebSocket behind a bounded outbox, written by one task so order is kept."""
+    """One socket's outbound side. Frames are written at once while the transport takes them (from
+    whichever task delivers: usually the peer's reading task); under back-pressure they wait in an
+    outbox written by a task that lives only while the outbox is not empty, so order is kept."""
 
-    def __init__(self, websocket: WebSocket, member: str, max_queue: int = 512) -> None:
+    __slots__ = (
+        "_closing",
+        "_out",
+        "_writer",
+        "from_suffix",
+        "id",
+        "max_queue",
+        "member",
+        "reading",
+        "seen",
+        "silent",
+        "timer",
+        "touched",
+        "wire",
+    )
+
+    def __init__(self, wire: Wire, member: str, max_queue: int = 512) -> None:
         self.id = uuid.uuid4().hex
         self.member = member
-        self._ws = websocket
-        self._queue: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue(max_queue)
+        self.wire = wire
+        self.max_queue = max_queue
+        self.from_suffix = ',"from":' + json.dumps(member, ensure_ascii=False) + "}"  # for relayed signals
+        self.seen = 0.0  # loop time of the last frame read (the heartbeat check)
+        self.reading = False  # the reader is waiting for a frame (only then may the check cancel it)
+        self.silent = False  # the check found the peer silent and cancelled the reader
+        self.timer: asyncio.TimerHandle | None = None
+        self.touched = 0.0  # when a ping last refreshed the member's liveness in the hub
+        self._out: deque[str | tuple[int, str]] | None = None  # None: nothing waiting, write directly
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Begin writing what was queued (the welcome first) and whatever follows."""
-        self._writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.member}")
 
     @property
     def closing(self) -> bool:
@@ -76,47 +101,81 @@ class SocketConnection:
     def deliver(self, text: str) -> bool:
         if self._closing:
             return False
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
+        out = self._out
+        if out is None:
+            if self.wire.write_now(text):
+                return True
+            out = self._out = deque()
+        elif len(out) >= self.max_queue:
             log.warning("member %s does not read its socket; closing it", self.member)
             self._closing = True
-            self._queue.get_nowait()  # make room for the close request
-            self._queue.put_nowait((CLOSE_SLOW, "too slow"))
+            out.clear()  # the close goes first: what the client did not read is lost anyway
+            out.append((CLOSE_SLOW, "too slow"))
             return False
+        out.append(text)
+        self._flush_later()
         return True
+
+    def hold(self, first: str) -> None:
+        """Queue `first` and whatever follows until release() (the welcome, while the hub registers)."""
+        self._out = deque([first])
+
+    def release(self) -> None:
+        """Write what was held, directly while the transport takes it."""
+        out = self._out
+        while out and isinstance(out[0], str) and self.wire.write_now(out[0]):
+            out.popleft()
+        if out:
+            self._flush_later()
+        else:
+            self._out = None
 
     async def close(self, code: int, reason: str) -> None:
         if self._closing:
             return
         self._closing = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait((code, reason))
+        if self._out is None:
+            self._out = deque()
+        self._out.append((code, reason))
+        self._flush_later()
 
-    async def _write(self) -> None:
-        while True:
-            item = await self._queue.get()
-            try:
+    def _flush_later(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._flush(), name=f"ws-writer-{self.member}")
+
+    async def _flush(self) -> None:
+        out = self._out
+        try:
+            while out:
+                item = out[0]
                 if isinstance(item, tuple):
-                    if self._ws.application_state == WebSocketState.CONNECTED:
-                        await self._ws.close(item[0], item[1])
+                    out.clear()
+                    await self.wire.send({"type": "websocket.close", "code": item[0], "reason": item[1]})
                     return
-                await self._ws.send_text(item)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self._closing = True
-                return
+                await self.wire.send({"type": "websocket.send", "text": item})
+                out.popleft()
+        except (WebSocketDisconnect, RuntimeError, OSError):  # the peer is gone (OSError: uvicorn's)
+            self._closing = True
+        finally:
+            self._writer = None
+            if not out:
+                self._out = None  # drained: back to direct writes
 
     async def finish(self, drain_s: float = 0.0) -> None:
         """Stop writing (the reader has seen the disconnect), after up to drain_s for queued messages."""
         self._closing = True
-        if self._writer is None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        writer = self._writer
+        if writer is None:
             return
         if drain_s:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._writer), drain_s)
-        self._writer.cancel()
+                await asyncio.wait_for(asyncio.shield(writer), drain_s)
+        writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+            await writer
 
 
 class SignalingEndpoint:
@@ -153,8 +212,10 @@ class SignalingEndpoint:
             await websocket.send_text(dump(Reconnect()))
             await websocket.close(CLOSE_RESTART, "service restart")
             return
-        conn = SocketConnection(websocket, member)
-        conn.deliver(welcome_text)  # queued: anything relayed during connect() follows it
+        wire = wire_of(websocket)
+        wire.shed()
+        conn = SocketConnection(wire, member)
+        conn.hold(welcome_text)  # first: anything relayed during connect() waits behind it
         try:
             await self.hub.connect(member, conn, now=self.now())
         except Exception:
@@ -162,10 +223,10 @@ class SignalingEndpoint:
             await websocket.send_text(dump(error("unavailable", "signaling is unavailable; retry shortly")))
             await websocket.close(1011, "unavailable")
             return
-        conn.start()
+        conn.release()
         self.connections.add(conn)
         try:
-            await self._loop(websocket, conn, member, role)
+            await self._read(conn, member, role)
         finally:
             self.connections.discard(conn)
             await conn.finish()
@@ -176,47 +237,61 @@ class SignalingEndpoint:
             if self.draining and not self.connections:
                 self._all_gone.set()
 
-    async def _loop(self, websocket: WebSocket, conn: SocketConnection, member: str, role: str) -> None:
-        last_seen = [asyncio.get_running_loop().time()]
+    async def _read(self, conn: SocketConnection, member: str, role: str) -> None:
+        """The socket's one task: read, handle, repeat. A timer (not a task) checks the heartbeat: a
+        socket silent for more than two heartbeats is closed, and if the close handshake does not
+        finish within close_timeout_s the dead peer is given up."""
+        loop = asyncio.get_running_loop()
         me = asyncio.current_task()
         assert me is not None
-        watchdog = asyncio.create_task(self._watch(conn, member, last_seen, me))
-        try:
-            while True:
-                try:
-                    event = await websocket.receive()
-                except asyncio.CancelledError:
-                    if watchdog.done() and me.uncancel() == 0:
-                        return  # the peer never answered our close frame: give up on it
-                    raise
-                if event["type"] == "websocket.disconnect":
-                    return
-                last_seen[0] = asyncio.get_running_loop().time()
-                raw = event.get("text")
-                if raw is None:
-                    raw = event.get("bytes") or b""
-                await self.handle(conn, member, role, raw)  # once closing, the close frame ends this
-        finally:
-            watchdog.cancel()
-
-    async def _watch(self, conn: SocketConnection, member: str, last_seen: list[float],
-                     reader: asyncio.Task[Any]) -> None:
-        """Close a socket silent for more than two heartbeats (one timer per socket, not per message);
-        if the close handshake does not finish within close_timeout_s, stop waiting for the dead peer."""
         limit = 2 * self.heartbeat_s
-        loop = asyncio.get_running_loop()
-        while True:
-            idle = loop.time() - last_seen[0]
-            if idle > limit:
-                log.info("member %s silent for %.0f s: closing", member, idle)
-                await conn.close(CLOSE_HEARTBEAT, "heartbeat timeout")
-                await asyncio.sleep(self.close_timeout_s)
-                reader.cancel()
+
+        def check() -> None:
+            now = loop.time()
+            if now - conn.seen <= limit or not conn.reading:  # busy handling: look again later
+                conn.timer = loop.call_at(max(conn.seen + limit, now + 1.0) + 0.01, check)
                 return
-            await asyncio.sleep(limit - idle + 0.01)
+            conn.timer = None
+            conn.silent = True
+            me.cancel()
+
+        receive, handle = conn.wire.receive, self.handle
+        conn.seen = loop.time()
+        conn.timer = loop.call_at(conn.seen + limit + 0.01, check)
+        while True:
+            conn.reading = True
+            try:
+                event = await receive()
+            except asyncio.CancelledError:
+                if not conn.silent:
+                    raise
+                me.uncancel()
+                await self._close_silent(conn, member, loop.time() - conn.seen)
+                return
+            conn.reading = False
+            if event["type"] == "websocket.disconnect":
+                return
+            conn.seen = loop.time()
+            raw = event.get("text")
+            if raw is None:
+                raw = event.get("bytes") or b""
+            await handle(conn, member, role, raw)  # once closing, the close frame ends this
+
+    async def _close_silent(self, conn: SocketConnection, member: str, idle: float) -> None:
+        log.info("member %s silent for %.0f s: closing", member, idle)
+        await conn.close(CLOSE_HEARTBEAT, "heartbeat timeout")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.close_timeout_s):
+                while (await conn.wire.receive())["type"] != "websocket.disconnect":
+                    pass
 
     async def handle(self, conn: SocketConnection, member: str, role: str, raw: str | bytes) -> None:
         """One inbound message; every failure becomes a typed error on this socket."""
+        if type(raw) is str:
+            fast = signal_envelope(raw, self.max_message_bytes)
+            if fast is not None:
+                await self._relay_signal(conn, member, fast, raw)
+                return
         ref: str | None = None
         try:
             try:
@@ -230,7 +305,10 @@ class SignalingEndpoint:
             if allowed is not None and role not in allowed:
                 raise SignalingError("forbidden", f"a {role} may not send {msg.type}")
             if isinstance(msg, Ping):
-                await self.hub.touch(member, conn, self.now())
+                now = self.now()
+                if now - conn.touched >= 1.5 * self.heartbeat_s:  # every other ping is enough (TTL 3×)
+                    conn.touched = now
+                    await self.hub.touch(member, conn, now)
                 conn.deliver(dump(Pong()))
             elif isinstance(msg, Signal | MediaState):
                 await self.hub.relay(msg.room, member, relay_of(msg, member))
@@ -248,6 +326,19 @@ class SignalingEndpoint:
             log.exception("signaling handler failed (member %s, type %s)", member, ref)
             self._count_error("internal")
             conn.deliver(dump(error("internal", "the server could not handle this message", ref)))
+
+    async def _relay_signal(self, conn: SocketConnection, member: str, room: str, raw: str) -> None:
+        """The fast path: the sender's bytes, plus `from`, to the other member of the room."""
+        self._count("signal")
+        try:
+            await self.hub.relay(room, member, raw.rstrip()[:-1] + conn.from_suffix)
+        except SignalingError as exc:
+            self._count_error(exc.code)
+            conn.deliver(dump(error(exc.code, exc.message, "signal")))
+        except Exception:
+            log.exception("signal relay failed (member %s)", member)
+            self._count_error("internal")
+            conn.deliver(dump(error("internal", "the server could not handle this message", "signal")))
 
     def _count(self, type_: str | None) -> None:
         if self.observer is not None:

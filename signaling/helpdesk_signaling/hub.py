@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -52,8 +53,28 @@ class ExpiredRoom:
     dropped: list[str]  # who was gone at the deadline (earliest deadline first)
 
 
+# Told of every peer.dropped / peer.resumed a hub sends, by whichever process notices (the app records
+# them on the work order): (room, the member who dropped or came back, "dropped" | "resumed").
+PeerListener = Callable[[Room, str, Literal["dropped", "resumed"]], Awaitable[None]]
+
+
+async def tell_peer(hub: Any, room: Room, member: str, kind: Literal["dropped", "resumed"], grace_s: float) -> None:
+    """Send peer.dropped/peer.resumed to the other member, then the hub's listener (which must not
+    stop the hub: its failure is logged)."""
+    msg = PeerDropped(room=room.id, grace_s=grace_s) if kind == "dropped" else PeerResumed(room=room.id)
+    await hub.send(room.peer_of(member), msg)
+    listener: PeerListener | None = hub.on_peer
+    if listener is not None:
+        try:
+            await listener(room, member, kind)
+        except Exception:
+            log.exception("recording peer %s of %s in room %s failed", kind, member, room.id)
+
+
 class Hub(Protocol):
     """The contract both backends pass (tests/helpdesk_signaling/test_hub_contract.py)."""
+
+    on_peer: PeerListener | None
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -65,7 +86,7 @@ class Hub(Protocol):
     async def online(self, members: list[str]) -> set[str]: ...
     async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool: ...
     async def send_many(self, items: list[tuple[str, BaseModel | dict[str, Any]]]) -> int: ...
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool: ...
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool: ...
     async def open_room(self, room_id: str, members: tuple[str, str],
                         metadata: dict[str, Any] | None = None) -> Room: ...
     async def get_room(self, room_id: str) -> Room | None: ...
@@ -81,6 +102,8 @@ class MemoryHub:
         self._conns: dict[str, Connection] = {}
         self._rooms: dict[str, Room] = {}
         self._member_rooms: dict[str, set[str]] = {}
+        self.on_peer: PeerListener | None = None
+        self.grace_s = 30.0  # for a socket taken over by a newer one (the peer hears dropped, then resumed)
 
     async def start(self) -> None:
         return None
@@ -91,16 +114,24 @@ class MemoryHub:
         self._conns.clear()
 
     async def connect(self, member: str, conn: Connection, now: float | None = None) -> list[Room]:
-        """Register the socket (closing an older one) and resume the rooms the member had dropped."""
+        """Register the socket (closing an older one) and resume the rooms the member had dropped. A
+        socket that takes over from one still open (a reload, a second tab) is a drop and a resume
+        for the peer: the page behind it is new, so the call must renegotiate."""
         old = self._conns.get(member)
         self._conns[member] = conn
-        if old is not None and old is not conn:
+        taken_over = old is not None and old is not conn
+        if old is not None and taken_over:
             await old.close(CLOSE_REPLACED, "replaced by a newer connection")
         resumed = []
         for room in await self.rooms_of(member):
             if room.dropped.pop(member, None) is not None:
                 resumed.append(room)
-                await self.send(room.peer_of(member), PeerResumed(room=room.id))
+            elif taken_over:
+                await tell_peer(self, room, member, "dropped", self.grace_s)
+                resumed.append(room)
+            else:
+                continue
+            await tell_peer(self, room, member, "resumed", 0)
         return resumed
 
     async def disconnect(self, member: str, conn: Connection, *, now: float, grace_s: float) -> list[Room]:
@@ -111,7 +142,7 @@ class MemoryHub:
         rooms = await self.rooms_of(member)
         for room in rooms:
             room.dropped[member] = now + grace_s
-            await self.send(room.peer_of(member), PeerDropped(room=room.id, grace_s=grace_s))
+            await tell_peer(self, room, member, "dropped", grace_s)
         return rooms
 
     async def touch(self, member: str, conn: Connection, now: float) -> None:
@@ -132,11 +163,13 @@ class MemoryHub:
         """send() for many (member, message) pairs, in order; returns how many were delivered."""
         return sum([await self.send(member, message) for member, message in items])
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
+        """To the other member of the room; a str is the wire text already (the signal fast path)."""
         room = self._rooms.get(room_id)
         if room is None or from_member not in room.members:
             raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
-        return await self.send(room.peer_of(from_member), message)
+        conn = self._conns.get(room.peer_of(from_member))
+        return conn is not None and conn.deliver(message if isinstance(message, str) else dump(message))
 
     async def open_room(self, room_id: str, members: tuple[str, str],
                         metadata: dict[str, Any] | None = None) -> Room:

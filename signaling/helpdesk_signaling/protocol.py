@@ -203,6 +203,8 @@ class QueueStatus(Out):
     state: Literal["waiting", "offered", "connected", "left", "abandoned"]
     position: int | None = None
     expected_wait_s: float | None = None
+    expected_wait_low_s: int | None = None  # with expected_wait_s: the range ~80 % of applicants wait
+    expected_wait_high_s: int | None = None
     agents_ready: int | None = None
     fallback_level: int = 0
 
@@ -335,3 +337,22 @@ def relay_of(msg: Signal | MediaState, sender: str) -> SignalRelay | MediaStateR
 
 def error(code: str, message: str, ref: str | None = None) -> Error:
     return Error(code=code, message=message, ref=ref)
+
+
+def signal_envelope(raw: str, max_bytes: int) -> str | None:
+    """The room of a well-formed `signal` read from its envelope alone, or None (then the message takes
+    the validating path). Only the envelope is checked: type, a string room id, exactly one of
+    description/candidate, nothing else, and the size; the payload is relayed as the sender wrote it
+    (it only ever reaches the sender's own peer, and the size bound holds)."""
+    if len(raw) > max_bytes or (not raw.isascii() and len(raw.encode()) > max_bytes):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if type(data) is not dict or len(data) != 3 or data.get("type") != "signal":
+        return None
+    room = data.get("room")
+    if type(room) is not str or not 0 < len(room) <= 64 or ("description" in data) == ("candidate" in data):
+        return None
+    return room

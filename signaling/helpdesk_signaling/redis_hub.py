@@ -30,12 +30,15 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from helpdesk_signaling.errors import SignalingError
-from helpdesk_signaling.hub import CLOSE_REPLACED, Connection, ExpiredRoom, Room
-from helpdesk_signaling.protocol import PeerDropped, PeerResumed, dump, error
+from helpdesk_signaling.hub import CLOSE_REPLACED, Connection, ExpiredRoom, PeerListener, Room, tell_peer
+from helpdesk_signaling.protocol import dump, error
 
 log = logging.getLogger(__name__)
 
+# A member still in `seen` never closed its last socket (its process died, or the socket is still
+# open): the new socket takes over, which the peer hears as a drop and a resume ('!' before the room).
 _CONNECT = """
+local was = redis.call('ZSCORE', KEYS[4], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[6])
@@ -44,6 +47,8 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if redis.call('HDEL', ARGV[3] .. r, 'dropped:' .. ARGV[4]) == 1 then
     redis.call('ZREM', KEYS[3], r .. '\\t' .. ARGV[4])
     table.insert(out, r)
+  elseif was and redis.call('EXISTS', ARGV[3] .. r) == 1 then
+    table.insert(out, '!' .. r)
   end
 end
 return out
@@ -136,6 +141,7 @@ class RedisHub:
         self.room_ttl_s = room_ttl_s
         self.owner_ttl_s = owner_ttl_s  # keep ≥ 3 × heartbeat_s: pings refresh it
         self.grace_s = grace_s  # for members of dead processes (live sockets pass their own)
+        self.on_peer: PeerListener | None = None
         self._conns: dict[str, Connection] = {}
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -244,11 +250,14 @@ class RedisHub:
                 del self._conns[member]
             raise
         resumed = []
-        for rid in ids:
-            room = await self.get_room(_s(rid))
-            if room is not None:
-                resumed.append(room)
-                await self.send(room.peer_of(member), PeerResumed(room=room.id))
+        for rid in map(_s, ids):
+            room = await self.get_room(rid.removeprefix("!"))
+            if room is None:
+                continue
+            if rid.startswith("!"):  # taken over from a socket that never closed
+                await tell_peer(self, room, member, "dropped", self.grace_s)
+            resumed.append(room)
+            await tell_peer(self, room, member, "resumed", 0)
         return resumed
 
     async def disconnect(self, member: str, conn: Connection, *, now: float, grace_s: float) -> list[Room]:
@@ -268,7 +277,7 @@ class RedisHub:
             room = await self.get_room(_s(rid))
             if room is not None:
                 rooms.append(room)
-                await self.send(room.peer_of(member), PeerDropped(room=room.id, grace_s=grace_s))
+                await tell_peer(self, room, member, "dropped", grace_s)
         return rooms
 
     async def touch(self, member: str, conn: Connection, now: float) -> None:
@@ -315,10 +324,10 @@ class RedisHub:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
         return sum(1 for n in counts if int(n) > 0)
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel) -> bool:
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
+        text = message if isinstance(message, str) else dump(message)
         try:
-            n = int(await self._relay(keys=[self._room_key(room_id)],
-                                      args=[from_member, self.p + "m:", "M" + dump(message)]))
+            n = int(await self._relay(keys=[self._room_key(room_id)], args=[from_member, self.p + "m:", "M" + text]))
         except (RedisError, OSError) as exc:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
         if n < 0:

@@ -17,6 +17,7 @@ from helpdesk_signaling.endpoint import SignalingEndpoint
 from helpdesk_signaling.errors import SignalingError
 from helpdesk_signaling.hub import Hub
 from helpdesk_signaling.protocol import ClientMessage
+from helpdesk_signaling.wire import RawFrames
 from redis.exceptions import RedisError
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -140,6 +141,7 @@ async def start_stack(hub: Hub, clock: Any, *, heartbeat_s: float = 5.0, grace_s
         return HTMLResponse(CALL_PAGE)
 
     app.mount("/static/signaling", StaticFiles(directory=STATIC), name="signaling-static")
+    app.add_middleware(RawFrames)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                             ws="websockets-sansio")

@@ -84,6 +84,36 @@ async def test_relay_between_the_two_members_in_order(stacks: StackFactory) -> N
     assert (await a.recv())["from"] == B
 
 
+async def test_signal_bytes_are_forwarded_as_sent_and_odd_envelopes_are_still_validated(
+        stacks: StackFactory) -> None:
+    """The fast path forwards the sender's own text (plus `from`), written straight from the reading
+    task under uvicorn's sans-I/O protocol; anything but a plain envelope takes the validating path."""
+    stack = await stacks()
+    await stack.hub.open_room("r1", (A, B))
+    a, b = await stack.client(A), await stack.client(B, "agent")
+    assert all(c.wire.direct for c in stack.endpoint.connections)  # frames skip the ASGI chain
+    raw = '{ "room" : "r1", "candidate" : {"candidate": "candidate:1 1 udp 1 192.0.2.1 9 typ host", "x": [1]},'
+    raw += ' "type" : "signal" }  '
+    await a.send(raw)
+    got = await asyncio.wait_for(b.ws.recv(), 3)
+    assert got == raw.rstrip()[:-1] + ',"from":"a:1"}'  # byte for byte, `from` appended
+    assert json.loads(got)["from"] == A
+    cases: list[tuple[dict[str, Any], str, str | None]] = [
+        (OFFER | {"from": B}, "invalid_message", "signal"),  # no spoofed sender: extra keys are refused
+        ({"type": "signal", "room": "r1"}, "invalid_message", "signal"),  # neither payload
+        (OFFER | {"candidate": None}, "invalid_message", "signal"),  # both
+        (OFFER | {"room": "r" * 65}, "invalid_message", "signal"),
+        (OFFER | {"description": {"type": "offer", "sdp": "x" * (MAX_BYTES + 1)}}, "too_large", None),
+        (OFFER | {"room": "nope"}, "not_in_room", "signal"),
+    ]
+    for msg, code, ref in cases:
+        reply = await a.ask(msg)
+        assert (reply["type"], reply["code"], reply["ref"]) == ("error", code, ref), (msg, reply)
+    await a.send(OFFER | {"room": 7})  # an integer id takes the validating path: refused as not ours
+    assert (await a.recv())["code"] == "not_in_room"
+    await b.alive()  # nothing else reached B
+
+
 async def test_app_messages_go_to_the_handler_and_its_errors_are_typed(
         stacks: StackFactory, caplog: pytest.LogCaptureFixture) -> None:
     stack = await stacks()
@@ -144,11 +174,13 @@ async def test_second_socket_replaces_the_first(stacks: StackFactory) -> None:
     with pytest.raises(ConnectionClosed) as info:
         await a1.recv()
     assert info.value.rcvd is not None and info.value.rcvd.code == CLOSE_REPLACED
+    # A new page behind A's socket: B hears a drop and a resume (and restarts ICE), nothing more.
+    assert [(await b.recv())["type"] for _ in range(2)] == ["peer.dropped", "peer.resumed"]
     await b.send(OFFER)
     assert (await a2.recv())["from"] == B
     await asyncio.sleep(0.05)
     assert await stack.endpoint.sweep() == []
-    await b.alive()  # no peer.dropped arrived before the pong
+    await b.alive()  # no other peer.dropped arrived before the pong
 
 
 async def test_silent_socket_is_closed_after_two_heartbeats(stacks: StackFactory) -> None:

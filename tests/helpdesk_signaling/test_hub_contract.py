@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 from helpdesk_signaling.errors import SignalingError
-from helpdesk_signaling.hub import CLOSE_REPLACED
+from helpdesk_signaling.hub import CLOSE_REPLACED, Hub, Room
 from helpdesk_signaling.protocol import Chat, SignalRelay
 from helpdesk_signaling.redis_hub import RedisHub
 
@@ -61,22 +61,39 @@ async def test_open_room_twice_is_a_conflict_and_close_forgets_it(hub_factory: H
     assert await hub.get_room("r1") is None and await hub.rooms_of(A) == []
 
 
-async def test_new_socket_replaces_old_without_a_drop(hub_factory: HubFactory) -> None:
+async def test_new_socket_taking_over_a_live_one_is_a_drop_and_resume_for_the_peer(hub_factory: HubFactory) -> None:
+    """A new page (reload, second tab, or the old socket not yet seen closed) has a new peer
+    connection: the peer hears dropped then resumed (and renegotiates); the old socket's late close
+    changes nothing."""
     hub = await hub_factory()
+    heard = listen(hub)
     old, new, cb = FakeConn(), FakeConn(), FakeConn()
     await hub.connect(B, cb)
     await hub.open_room("r1", (A, B))
     await hub.connect(A, old)
-    await hub.connect(A, new)
+    assert [r.id for r in await hub.connect(A, new)] == ["r1"]
     assert old.closed is not None and old.closed[0] == CLOSE_REPLACED
     assert await hub.disconnect(A, old, now=100.0, grace_s=30) == []  # the old socket's late close
     assert await hub.send(A, {"type": "pong"})
     await eventually(lambda: new.types() == ["pong"])
-    assert cb.texts == [] and old.texts == []
+    await eventually(lambda: cb.types() == ["peer.dropped", "peer.resumed"])
+    assert old.texts == [] and heard == [("r1", A, "dropped"), ("r1", A, "resumed")]
+
+
+def listen(hub: Hub) -> list[tuple[str, str, str]]:
+    """Attach a peer listener to the hub; returns what it hears."""
+    heard: list[tuple[str, str, str]] = []
+
+    async def on_peer(room: Room, member: str, kind: str) -> None:
+        heard.append((room.id, member, kind))
+
+    hub.on_peer = on_peer
+    return heard
 
 
 async def test_drop_then_resume_within_grace(hub_factory: HubFactory) -> None:
     hub = await hub_factory()
+    heard = listen(hub)
     ca, cb = FakeConn(), FakeConn()
     await hub.connect(A, ca)
     await hub.connect(B, cb)
@@ -94,6 +111,7 @@ async def test_drop_then_resume_within_grace(hub_factory: HubFactory) -> None:
     assert await hub.expire(1000.0) == []  # the deadline was cleared, not just outlived
     room = await hub.get_room("r1")
     assert room is not None and room.dropped == {}
+    assert heard == [("r1", A, "dropped"), ("r1", A, "resumed")]
 
 
 async def test_expire_after_grace_closes_the_room_once(hub_factory: HubFactory) -> None:
@@ -171,6 +189,7 @@ async def test_members_of_a_dead_process_are_dropped_by_the_sweep(redis_url: str
         await dead.connect(A, ca, now=1000.0)  # never started, never closes: a killed process
         await alive.connect(B, cb, now=1000.0)
         await alive.open_room("r1", (A, B))
+        heard = listen(alive)
         await alive.touch(B, cb, 1050.0)
         assert await alive.expire(1059.0) == []
         assert cb.texts == []
@@ -178,8 +197,40 @@ async def test_members_of_a_dead_process_are_dropped_by_the_sweep(redis_url: str
         await eventually(lambda: cb.types() == ["peer.dropped"])
         room = await alive.get_room("r1")
         assert room is not None and room.dropped == {A: 1091.0}
+        assert heard == [("r1", A, "dropped")]  # the process that noticed is the one that records
         [expired] = await alive.expire(1091.0)
         assert expired.dropped == [A]
+    finally:
+        await alive.close()
+        keys = [k async for k in client.scan_iter(match=redis_prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.mark.redis
+async def test_return_through_another_process_before_the_sweep_is_a_drop_and_resume(
+        redis_url: str, redis_prefix: str) -> None:
+    """A's process dies and A reconnects through process 2 at once, before anyone noticed the silence:
+    the peer still hears peer.dropped then peer.resumed (its side restarts ICE), and the listener of
+    the process that saw it records both."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    dead = RedisHub(client, redis_prefix, owner_ttl_s=60, grace_s=20)
+    alive = RedisHub(client, redis_prefix, owner_ttl_s=60, grace_s=20)
+    await alive.start()
+    try:
+        cb = FakeConn()
+        await dead.connect(A, FakeConn(), now=1000.0)  # never closes: its process was killed
+        await alive.connect(B, cb, now=1000.0)
+        await alive.open_room("r1", (A, B))
+        heard = listen(alive)
+        resumed = await alive.connect(A, FakeConn(), now=1005.0)
+        assert [r.id for r in resumed] == ["r1"]
+        await eventually(lambda: cb.types() == ["peer.dropped", "peer.resumed"])
+        assert cb.messages[0] == {"type": "peer.dropped", "room": "r1", "grace_s": 20}
+        assert heard == [("r1", A, "dropped"), ("r1", A, "resumed")]
+        assert await alive.expire(1100.0) == []  # A is live again: nothing to sweep
+        assert cb.types() == ["peer.dropped", "peer.resumed"]
     finally:
         await alive.close()
         keys = [k async for k in client.scan_iter(match=redis_prefix + "*")]

@@ -14,7 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from sqlalchemy import select
 
-from helpdesk.workorders.models import ChatMessage, WorkOrder
+from helpdesk.workorders.models import ChatMessage, WorkOrder, WorkOrderEvent
 from tests.journey.cluster import Client, Proc, Timeline, cluster, prepare_database
 from tests.journey.live import seed
 
@@ -144,6 +144,13 @@ class RtcPeer:
     async def close(self) -> None:
         self.pump.cancel()
         await self.pc.close()
+
+
+async def event_kinds(env: Env, wo_id: str) -> list[str]:
+    async with env.db.sessions() as s:
+        rows = await s.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo_id)
+                               .order_by(WorkOrderEvent.seq))
+        return list(rows.all())
 
 
 async def agent_ready(env: Env, agent: Client, ready: bool = True) -> None:
@@ -305,6 +312,37 @@ async def test_call_resumes_through_the_other_process(env: Env) -> None:
             await s_peer.close()
 
 
+async def test_agent_hears_drop_and_resume_when_the_applicant_is_back_through_the_other_process_at_once(
+        env: Env) -> None:
+    """The applicant's process dies and the applicant is back through B before anyone noticed A's
+    silence: the agent still hears peer.dropped then peer.resumed (its side restarts ICE), both are
+    on the work order (recorded by B, the process that saw them), and the call goes on."""
+    tl = Timeline()
+    async with Client(env.b) as agent, Client(env.a) as applicant:
+        room, a_peer, s_peer = await start_call(env, agent, applicant)
+        try:
+            env.a.kill()
+            tl.mark("A killed")
+            await asyncio.wait_for(applicant.closed.wait(), 5)
+            applicant.move_to(env.b)
+            welcome = await applicant.connect()
+            tl.mark("applicant back on B")
+            assert welcome["room"]["room"] == room and welcome["room"]["resumed"] is True, tl
+            await agent.expect("peer.dropped", room=room, timeout=DEAD_AFTER_S - 1)
+            await agent.expect("peer.resumed", room=room, timeout=5)
+            tl.mark("agent: peer.dropped, peer.resumed")
+            kinds = await event_kinds(env, room)
+            assert kinds[-2:] == ["peer_dropped", "peer_resumed"], (kinds, tl)
+            await a_peer._send_local_offer()  # renegotiation through B
+            await asyncio.gather(a_peer.connected(), s_peer.connected())
+            await data_round_trip(a_peer, s_peer, "又连上了")
+            await asyncio.sleep(DEAD_AFTER_S + 2)  # past A's owner TTL: no second drop for the live socket
+            assert agent.seen("peer.dropped") == [] and agent.seen("call.ended") == [], tl
+        finally:
+            await a_peer.close()
+            await s_peer.close()
+
+
 async def test_call_ends_after_the_grace_when_nobody_comes_back(env: Env) -> None:
     tl = Timeline()
     async with Client(env.b) as agent, Client(env.a) as applicant:
@@ -323,3 +361,5 @@ async def test_call_ends_after_the_grace_when_nobody_comes_back(env: Env) -> Non
         await agent.expect("agent.state", state="wrap_up")
         wo = await env.work_order(req["work_order"])
         assert wo.status.value == "wrap_up" and wo.ended_reason == "dropped"
+        kinds = await event_kinds(env, req["work_order"])  # B noticed the drop, and B recorded it
+        assert "peer_dropped" in kinds and kinds.index("peer_dropped") < kinds.index("peer_expired"), kinds
