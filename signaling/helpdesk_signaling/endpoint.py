@@ -18,6 +18,7 @@ from helpdesk_signaling.errors import SignalingError
 from helpdesk_signaling.hub import CLOSE_HEARTBEAT, CLOSE_SLOW, ExpiredRoom, Hub, Room
 from helpdesk_signaling.protocol import (
     ALLOWED_ROLES,
+    Annotate,
     CallEnded,
     ClientMessage,
     MediaState,
@@ -310,8 +311,8 @@ class SignalingEndpoint:
                     conn.touched = now
                     await self.hub.touch(member, conn, now)
                 conn.deliver(dump(Pong()))
-            elif isinstance(msg, Signal | MediaState):
-                await self.hub.relay(msg.room, member, relay_of(msg, member))
+            elif isinstance(msg, Signal | MediaState | Annotate):
+                await self.hub.relay(msg.room, member, relay_of(msg, member, role), to=msg.to)
             else:
                 await self.app_handler(member, role, msg)
         except SignalingError as exc:

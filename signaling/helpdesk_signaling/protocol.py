@@ -49,9 +49,43 @@ class _SignalBody(Msg):
 
 
 class Signal(_SignalBody):
-    """An offer/answer/rollback or one trickled candidate, relayed to the other member of the room."""
+    """An offer/answer/rollback or one trickled candidate, relayed to the other member of the room (or,
+    in a room of three or four, to the member named in `to`: one peer connection per pair)."""
 
     type: Literal["signal"] = "signal"
+    to: Member | None = None
+
+
+MAX_MARK_POINTS = 200
+Coord = Annotated[float, Field(ge=0, le=1)]
+
+
+class Mark(Msg):
+    """A pointer, arrow, circle or freehand line in coordinates normalised to the video frame (0..1 of
+    the picture itself), or `clear`. `by` is set by the server from the sender's role."""
+
+    kind: Literal["pointer", "arrow", "circle", "free", "clear"]
+    id: str = Field("", max_length=64)
+    target: Literal["screen", "camera"] = "screen"
+    points: list[tuple[Coord, Coord]] = Field(default_factory=list, max_length=MAX_MARK_POINTS)
+    pinned: bool = False
+    by: Literal["agent", "applicant"] | None = None
+
+    @model_validator(mode="after")
+    def _points_fit_kind(self) -> Mark:
+        least = {"clear": 0, "pointer": 1, "free": 1, "arrow": 2, "circle": 2}[self.kind]
+        if len(self.points) < least or (self.kind == "clear" and self.points):
+            raise ValueError(f"a {self.kind} mark takes {'no' if not least else f'at least {least}'} points")
+        return self
+
+
+class Annotate(Msg):
+    """A mark on the shared view, relayed to the other members of the room (to `to` alone if given)."""
+
+    type: Literal["annotate"] = "annotate"
+    room: Id
+    mark: Mark
+    to: Member | None = None
 
 
 class Chat(Msg):
@@ -94,6 +128,7 @@ class MediaState(Msg):
     video: bool
     screen: bool
     screen_stream: str | None = Field(None, max_length=128)
+    to: Member | None = None
 
 
 class InspectionSignal(_SignalBody):
@@ -112,13 +147,13 @@ class InspectionSignal(_SignalBody):
 
 ClientMessage = Annotated[
     Ping | Signal | Chat | Hangup | AgentStateSet | OfferAccept | OfferDecline | QueueLeave | MediaState
-    | InspectionSignal,
+    | InspectionSignal | Annotate,
     Field(discriminator="type"),
 ]
 CLIENT_MODELS: dict[str, type[Msg]] = {
     m.model_fields["type"].default: m
     for m in (Ping, Signal, Chat, Hangup, AgentStateSet, OfferAccept, OfferDecline, QueueLeave, MediaState,
-              InspectionSignal)
+              InspectionSignal, Annotate)
 }
 STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
 # Which roles may send a type; absent means every role.
@@ -173,6 +208,7 @@ class RoomJoined(Out):
     peer: dict[str, Any]
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     resumed: bool = False
+    peers: list[dict[str, Any]] | None = None  # a room of three or four: the other members besides `peer`
 
 
 class Welcome(Out):
@@ -244,11 +280,46 @@ class PeerDropped(Out):
     type: Literal["peer.dropped"] = "peer.dropped"
     room: str
     grace_s: float
+    member: str | None = None  # who dropped (set in rooms of three or four)
 
 
 class PeerResumed(Out):
     type: Literal["peer.resumed"] = "peer.resumed"
     room: str
+    member: str | None = None
+
+
+class AnnotateRelay(Out):
+    type: Literal["annotate"] = "annotate"
+    room: str
+    from_: str = Field(alias="from")
+    mark: Mark
+
+
+class RoomMember(Out):
+    """A member joined (a consult, a conference transfer, a supervisor) or left a call: the others add
+    or drop the peer connection with them. `polite` is the receiver's side of that pair."""
+
+    type: Literal["room.member"] = "room.member"
+    room: str
+    member: str
+    event: Literal["joined", "left"]
+    name: str | None = None
+    role: str | None = None
+    polite: bool = False
+
+
+class MonitorState(Out):
+    """A supervisor watches a call receive-only (`monitor_room` pairs the agent with them) or stopped.
+    The agent always hears it; the applicant only when the setting says so (without the room)."""
+
+    type: Literal["monitor"] = "monitor"
+    room: str
+    event: Literal["started", "stopped", "joined"]
+    supervisor: dict[str, Any]
+    monitor_room: str | None = None
+    polite: bool | None = None
+    ice_servers: list[dict[str, Any]] | None = None
 
 
 class MediaStateRelay(Out):
@@ -297,14 +368,16 @@ Welcome.model_rebuild()
 
 _SERVER_MODELS = (
     Welcome, Pong, Error, QueueStatus, AgentState, Offer, OfferRevoked, RoomJoined, SignalRelay, PeerDropped,
-    PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded, Reconnect, InspectionRequested,
+    PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded, Reconnect, AnnotateRelay, RoomMember,
+    MonitorState, InspectionRequested,
     InspectionStarted, InspectionPoint, InspectionSnapshot, InspectionSignalRelay, InspectionEnded,
     Notification, SupervisorSnapshot,
 )
 ServerMessage = Annotated[
     Welcome | Pong | Error | QueueStatus | AgentState | Offer | OfferRevoked | RoomJoined | SignalRelay
     | PeerDropped | PeerResumed | MediaStateRelay | ChatPosted | FileShared | CallEnded | Reconnect
-    | InspectionRequested | InspectionStarted | InspectionPoint | InspectionSnapshot | InspectionSignalRelay
+    | AnnotateRelay | RoomMember | MonitorState | InspectionRequested | InspectionStarted | InspectionPoint
+    | InspectionSnapshot | InspectionSignalRelay
     | InspectionEnded | Notification | SupervisorSnapshot,
     Field(discriminator="type"),
 ]
@@ -327,8 +400,12 @@ def dump(msg: BaseModel | dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def relay_of(msg: Signal | MediaState, sender: str) -> SignalRelay | MediaStateRelay:
-    """The server message the peer receives for a client's signal or media.state."""
+def relay_of(msg: Signal | MediaState | Annotate, sender: str,
+             role: str = "agent") -> SignalRelay | MediaStateRelay | AnnotateRelay:
+    """The server message the peer receives for a client's signal, media.state or annotate."""
+    if isinstance(msg, Annotate):
+        mark = msg.mark.model_copy(update={"by": "applicant" if role == "applicant" else "agent"})
+        return AnnotateRelay(room=msg.room, from_=sender, mark=mark)
     if isinstance(msg, Signal):
         return SignalRelay(room=msg.room, from_=sender, description=msg.description, candidate=msg.candidate)
     return MediaStateRelay(room=msg.room, from_=sender, audio=msg.audio, video=msg.video, screen=msg.screen,
