@@ -93,6 +93,8 @@ class Journey:
         async with self.state.sessions() as session:
             agent_side, applicant_side = await peer_names(session, wo)
         is_applicant = member.startswith("a:")
+        agent_side["member"] = staff_member(wo.agent_id) if wo.agent_id else None
+        applicant_side["member"] = applicant_member(wo.applicant_id)
         return p.RoomJoined(room=wo.id, work_order=wo.id, role="applicant" if is_applicant else "agent",
                             polite=is_applicant, peer=agent_side if is_applicant else applicant_side,
                             ice_servers=self.ice_for(member), resumed=resumed)

@@ -62,11 +62,13 @@ Coord = Annotated[float, Field(ge=0, le=1)]
 
 class Mark(Msg):
     """A pointer, arrow, circle or freehand line in coordinates normalised to the video frame (0..1 of
-    the picture itself), or `clear`. `by` is set by the server from the sender's role."""
+    the picture itself), or `clear`, on `owner`'s `target`. `by` is set by the server from the sender's
+    role."""
 
     kind: Literal["pointer", "arrow", "circle", "free", "clear"]
     id: str = Field("", max_length=64)
     target: Literal["screen", "camera"] = "screen"
+    owner: Member | None = None  # whose camera or screen is marked (a member id)
     points: list[tuple[Coord, Coord]] = Field(default_factory=list, max_length=MAX_MARK_POINTS)
     pinned: bool = False
     by: Literal["agent", "applicant"] | None = None

@@ -6,6 +6,7 @@
 import { CallPeer } from '/static/signaling/rtc.js';
 import { get, upload, detailText } from './api.js';
 import { t, setText, formatSize, formatTime } from './i18n.js';
+import { attachGuidance } from './guidance.js'; // #19: pointer and annotation (hook-ups marked #19)
 
 export const CALL_STATES = ['idle', 'offered', 'connecting', 'connected', 'reconnecting', 'ended'];
 
@@ -107,8 +108,12 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     el.screen.hidden = !navigator.mediaDevices?.getDisplayMedia;
     state('connecting');
 
-    const peer = new CallPeer({ socket, room: joined.room, polite: !!joined.polite, iceServers: joined.ice_servers || [] });
+    const peer = new CallPeer({ socket, room: joined.room, polite: !!joined.polite, iceServers: joined.ice_servers || [],
+      peer: joined.peer?.member ?? null });
     call.peer = peer;
+    // #19: marks over the videos, and the further participants of a call of three or four.
+    call.guidance = attachGuidance({ socket, root, room: joined.room, me: me(), peer: joined.peer?.member,
+      role: joined.role, primary: peer });
     const current = () => call?.peer === peer;
     peer.on('remotestream', ({ stream }) => current() && showRemote(stream));
     peer.on('remotescreen', ({ stream }) => current() && showRemoteScreen(stream));
@@ -177,6 +182,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
   function cleanup() {
     if (!call) return;
     call.timers.forEach(clearInterval);
+    call.guidance?.destroy(); // #19
     try { call.peer?.close(); } catch { /* already closed */ }
     for (const v of [el.local, el.remote, el.screen_]) v.srcObject = null;
     el.stage.classList.remove('has-screen');
@@ -375,6 +381,8 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     get peer() { return call?.peer || null; },
     /** Socket connectivity from the page: true while the socket is reconnecting. */
     setSocketDown(down) { socketDown = down; refreshReconnecting(); },
+    /** #19: the guidance tools of the current call (marks for a snapshot, the mesh's tiles), or null. */
+    guidance() { return call?.guidance ?? null; },
     /** Remote inspection: switch the local camera ('user' | 'environment'); resolves to the new track. */
     async switchCamera(facingMode = 'environment', video = {}) {
       if (!call?.peer) throw new Error('no call');

@@ -18,21 +18,28 @@ export function gradeQuality({ rtt, loss }) {
 }
 
 /**
- * A call with the other member of a room. Events: "localstream" (MediaStream), "localscreen"
- * (MediaStream|null), "remotestream" ({stream}), "remotescreen" ({stream|null}), "peermedia"
- * (the peer's media.state), "connectionstate" ({state}), "fallback" ({error}: audio only), "error".
+ * A call with the other member of a room (with one of them, `peer`, in a room of three or four: see
+ * mesh.js). Events: "localstream" (MediaStream), "localscreen" (MediaStream|null), "remotestream"
+ * ({stream}), "remotescreen" ({stream|null}), "peermedia" (the peer's media.state), "connectionstate"
+ * ({state}), "fallback" ({error}: audio only), "data" (an object from the peer's data channel),
+ * "channel" ({open}), "error".
  */
 export class CallPeer extends Emitter {
   /**
    * @param {{socket: import("./socket.js").HelpdeskSocket, room: string, polite: boolean,
    *          iceServers?: RTCIceServer[], RTCPeerConnectionImpl?: typeof RTCPeerConnection,
-   *          mediaDevices?: MediaDevices}} opts `room`, `polite` and `iceServers` come from room.joined
+   *          mediaDevices?: MediaDevices, peer?: string|null}} opts `room`, `polite` and `iceServers`
+   *          come from room.joined; `peer` (the other member's id) addresses signals with `to` and
+   *          ignores those of anyone else: pass it whenever the room may grow beyond two
    */
-  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices }) {
+  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices, peer = null }) {
     super();
     this.socket = socket;
     this.room = room;
     this.polite = polite;
+    this.peer = peer;
+    this.channel = null;
+    this.sharedLocal = false; // local tracks lent by another CallPeer (mesh.js): not stopped on close
     this.mediaDevices = mediaDevices ?? globalThis.navigator?.mediaDevices;
     this.PC = RTCPeerConnectionImpl ?? globalThis.RTCPeerConnection;
     this.iceServers = iceServers;
@@ -71,10 +78,45 @@ export class CallPeer extends Emitter {
       if (pc.iceConnectionState === "failed" && !this.polite) pc.restartIce();
     };
     pc.ontrack = (ev) => this._onTrack(ev);
+    // Marks and pointers go peer to peer when this is open (negotiated: both sides create it, id 0).
+    const channel = pc.createDataChannel?.("guidance", { negotiated: true, id: 0 });
+    this.channel = channel ?? null;
+    if (channel) {
+      channel.onopen = () => this.emit("channel", { open: true });
+      channel.onclose = () => this.emit("channel", { open: false });
+      channel.onmessage = ({ data }) => {
+        try {
+          this.emit("data", JSON.parse(data));
+        } catch {
+          /* not ours: ignore */
+        }
+      };
+    }
+  }
+
+  /** Send an object over the data channel; false when it is not open (use the socket instead). */
+  sendData(obj) {
+    if (this.channel?.readyState !== "open") return false;
+    this.channel.send(JSON.stringify(obj));
+    return true;
+  }
+
+  /** Adopt the tracks of a stream another CallPeer opened (the mesh's further legs, the monitor leg). */
+  addLocalStream(stream, { shared = true } = {}) {
+    this.localStream = stream;
+    this.sharedLocal = shared;
+    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    this.sendMediaState();
+  }
+
+  /** Is this message from our peer (always, when no `peer` was given)? */
+  _fromPeer(m) {
+    return !this.peer || (m.from ?? m.member ?? this.peer) === this.peer;
   }
 
   _wireSocket() {
-    const on = (type, fn) => this._offs.push(this.socket.on(type, (m) => m.room === this.room && fn(m)));
+    const on = (type, fn) => this._offs.push(
+      this.socket.on(type, (m) => m.room === this.room && this._fromPeer(m) && fn(m)));
     on("signal", (m) => {
       this._chain = this._chain.then(() => this._onSignal(m)).catch((err) => this.emit("error", err));
     });
@@ -85,7 +127,7 @@ export class CallPeer extends Emitter {
   }
 
   _signal(payload) {
-    this.socket.send(messages.signal(this.room, payload));
+    this.socket.send(messages.signal(this.room, payload, this.peer));
   }
 
   async _onSignal({ description, candidate }) {
@@ -152,7 +194,7 @@ export class CallPeer extends Emitter {
     const v = this.localStream?.getVideoTracks()[0];
     this.socket.send(messages.mediaState(this.room, {
       audio: !!a?.enabled, video: !!v?.enabled, screen: !!this.screenStream, screenStream: this.screenStream?.id,
-    }));
+    }, this.peer));
   }
 
   /**
@@ -321,7 +363,9 @@ export class CallPeer extends Emitter {
   /** Stop local tracks, close the connection and stop listening to the socket. */
   close() {
     for (const off of this._offs.splice(0)) off();
-    for (const s of [this.localStream, this.screenStream]) for (const t of s?.getTracks() ?? []) t.stop();
+    for (const s of [this.sharedLocal ? null : this.localStream, this.screenStream]) {
+      for (const t of s?.getTracks() ?? []) t.stop();
+    }
     this.pc.close();
     this.emit("connectionstate", { state: "closed" });
   }
