@@ -42,7 +42,8 @@ export function createAgentInspection({ socket }) {
     if (!call) throw new Error('no call');
     if (!call.ui) {
       const { inspectionUI } = await load();
-      call.ui = inspectionUI({ role: 'agent', root: el.root, send: (m) => socket.send(m) });
+      call.ui = inspectionUI({ role: 'agent', root: el.root, send: (m) => socket.send(m),
+        marks: () => window.__helpdesk?.guidance?.remoteMarks('camera') ?? [] }); // #19: snapshot with marks
     }
     return call.ui;
   }

@@ -153,6 +153,9 @@ def test_every_models_module_is_found() -> None:
 
 
 def test_rewrite_initial_keeps_one_revision_and_its_id(scratch_migrations: Path, sqlite_url: str) -> None:
+    for later in scratch_migrations.glob("*.py"):  # the rewrite is for a tree with only the initial revision
+        if later.name != "__init__.py" and "_0001_" not in later.name:
+            later.unlink()
     path = migrations.rewrite_initial()
     assert [p.name for p in scratch_migrations.glob("*.py") if p.name != "__init__.py"] == [path.name]
     assert migrations.head() == migrations.INITIAL_REVISION

@@ -4,6 +4,7 @@ side land at the same spot of the picture on the other side, whatever the elemen
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,12 @@ from tests.journey.live import PASSWORD, Live, live_app
 
 pytestmark = pytest.mark.browser
 STEP_MS = 20_000
-SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+# HELPDESK_SCREENSHOTS=1 refreshes the pictures in docs/screenshots/ (otherwise they go to tmp_path).
+DOCS_SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    return DOCS_SHOTS if os.environ.get("HELPDESK_SCREENSHOTS") else tmp_path
 
 # Client coordinates of a normalised picture point of a video element (object-fit and mirroring).
 CLIENT_POINT_JS = """async ([sel, x, y]) => {
@@ -130,8 +136,8 @@ async def test_marks_land_on_the_same_spot_of_the_picture_on_both_sides(settings
             got = await wait_for(lambda: marks(agent, a_member, "screen"))
             assert got[0]["kind"] == "circle" and got[0]["by"] == "applicant" and not got[0]["pinned"]
             assert [round(v, 2) for v in got[0]["points"][0]] == [0.5, 0.5], got
-            await agent.screenshot(path=str(SHOTS / "annotation-agent.png"))
-            await applicant.screenshot(path=str(SHOTS / "annotation-applicant.png"))
+            await agent.screenshot(path=str(shots_dir(tmp_path) / "annotation-agent.png"))
+            await applicant.screenshot(path=str(shots_dir(tmp_path) / "annotation-applicant.png"))
             # Unpinned marks fade after a few seconds; the pinned arrow stays until cleared.
             await wait_for(lambda: agent.evaluate(
                 "([o]) => window.__helpdesk.guidance.marks(o, 'screen').length === 0", [a_member]), timeout=8)

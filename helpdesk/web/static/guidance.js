@@ -141,6 +141,8 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
     addView, removeOwner, addLeg, removeLeg, setTool, bar,
     /** The marks now shown over `owner`'s `target` (e.g. the applicant's camera for a snapshot). */
     marks: (owner, target) => annotators.get(`${owner}|${target}`)?.marks() ?? [],
+    /** The marks over the other side's camera or screen (a remote-inspection snapshot keeps them). */
+    remoteMarks: (target) => annotators.get(`${peer}|${target}`)?.marks() ?? [],
     destroy() {
       offs.splice(0).forEach((off) => off());
       document.removeEventListener('keydown', onKey);

@@ -35,7 +35,7 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}}) {
+export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}, marks = () => []}) {
   const state = {id: null, room: null, points: [], index: 0, marks: {}, pc: null, stream: null};
   const base = () => `/api/inspections/${state.id}`;
   const error = (e) => root.querySelector('.insp-error')?.replaceChildren(e.message || String(e));
@@ -110,7 +110,9 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
         h('span', {class: 'insp-mark'}, mark ? ` [${RESULT_ZH[mark.result]}]` : ''),
         h('div', {}, h('small', {}, p.compliance)), note,
         markBtn('pass'), markBtn('rectify'), markBtn('fail'),
-        h('button', {onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`).catch(error)}, '截图'));
+        // The marks shown over the camera are stored beside the still (the image itself is untouched).
+        h('button', {onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`, {marks: marks()}).catch(error)},
+          '截图'));
     }));
     const deadline = h('input', {type: 'date'});
     const end = (outcome) => api('POST', `${base()}/end`, {outcome,
