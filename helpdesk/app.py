@@ -24,6 +24,7 @@ from helpdesk.db import make_engine, make_session_factory
 from helpdesk.errors import install_error_handlers
 from helpdesk.headers import SecurityHeadersMiddleware
 from helpdesk.health import router as health_router
+from helpdesk.journey.party_routes import router as party_router
 from helpdesk.journey.routes import router as journey_router
 from helpdesk.journey.supervision import wire_supervision
 from helpdesk.journey.transfer import router as transfer_router
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(MetricsMiddleware)  # counts every request, refused ones too
     app.add_middleware(RawFrames, sockets={"/ws": socket_entry})  # outermost: /ws skips the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
-                   journey_router, ws_router, transfer_router, accountability_router, stats_router):
+                   journey_router, ws_router, transfer_router, party_router, accountability_router, stats_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)

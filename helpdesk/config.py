@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     missed_offers_before_away: int = 2
     fallback_after_s: float = 120.0
     reconnect_grace_s: float = 30.0
+    monitor_tell_applicant: bool = Field(
+        True, description="A supervisor monitoring a call is announced to the applicant too (the agent "
+        "is always told).")
     heartbeat_interval_s: float = 15.0
     ws_max_message_bytes: int = 64 * 1024
     ws_compression: bool = Field(

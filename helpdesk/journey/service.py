@@ -196,6 +196,10 @@ class Journey:
         await self.send(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
         for member in (a_member, s_member):
             await self.send(member, await self.room_joined(wo, member, resumed=False))
+        if wo.transferred_from_id is not None:  # #19: a conference transfer keeps the first agent on
+            from helpdesk.journey.party import keep_transferring_agent
+
+            await keep_transferring_agent(self, wo)
         accepted_at = self._accepted_at.pop(event.ticket, None)
         if accepted_at is not None:  # offer accepted → room open and both told
             metrics.observe_pairing(time.perf_counter() - accepted_at)
@@ -212,6 +216,11 @@ class Journey:
         if ended is None:
             return  # the other side (or another process) ended it first
         meta = ended.metadata
+        if "monitor_of" in meta:  # a supervisor's monitor room (#19): only the watching ends
+            from helpdesk.journey.party import end_monitor_room
+
+            await end_monitor_room(self, ended, reason, by)
+            return
         inspection = self.state.components.get("inspection")
         if inspection is not None:  # a live inspection ends with its call; what was recorded stays
             await inspection.on_call_ended(meta["work_order"], reason)
@@ -226,6 +235,11 @@ class Journey:
         message = p.CallEnded(room=ended.id, work_order=meta.get("work_order"), reason=reason, by=by)
         for member in ended.members:
             await self.send(member, message)
+        from helpdesk.journey.party import close_monitors  # #19: supervisors watching it
+
+        await close_monitors(self, ended, reason)
+        if staff_member(int(meta["agent_id"])) not in ended.members:
+            return  # the agent left the call to a colleague earlier and was freed then (#19)
         handle_s = now.timestamp() - float(meta.get("answered_at", now.timestamp()))
         try:
             await self.queue.call_ended(int(meta["agent_id"]), handle_s, str(meta["line"]))
@@ -334,7 +348,12 @@ class Journey:
             await self.post_chat(member, msg.room, msg.text)
         elif isinstance(msg, p.Hangup):
             room = await self.member_room(member, msg.room)
-            await self.end_call(room, reason="hangup", by=member)
+            if len(room.members) > 2 and not member.startswith("a:"):  # #19: staff leave a call of 3-4
+                from helpdesk.journey.party import leave_call
+
+                await leave_call(self, room, member)
+            else:
+                await self.end_call(room, reason="hangup", by=member)
         elif isinstance(msg, p.InspectionSignal):
             await self.member_room(member, msg.room)
             await self.inspection_signal(member, msg)
