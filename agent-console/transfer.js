@@ -43,6 +43,7 @@ export function createTransfer({ currentRoom, myUnit = () => null }) {
     try {
       const res = await post(`/api/calls/${encodeURIComponent(room)}/transfer`, {
         target_unit_id: Number($('transfer-unit').value), note: $('transfer-note').value.trim(),
+        conference: !!$('transfer-conference')?.checked, // #19: I stay on in the new call
       });
       pending = true;
       $('transfer-submit').disabled = true;

@@ -113,7 +113,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     call.peer = peer;
     // #19: marks over the videos, and the further participants of a call of three or four.
     call.guidance = attachGuidance({ socket, root, room: joined.room, me: me(), peer: joined.peer?.member,
-      role: joined.role, primary: peer });
+      role: joined.role, primary: peer, joined });
     const current = () => call?.peer === peer;
     peer.on('remotestream', ({ stream }) => current() && showRemote(stream));
     peer.on('remotescreen', ({ stream }) => current() && showRemoteScreen(stream));
@@ -363,7 +363,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     }
   });
 
-  const mine = (m) => call && m.room === call.room;
+  const mine = (m) => call && m.room === call.room && (!m.member || m.member === call.peer?.peer); // #19: `member`
   socket.on('chat', (m) => { if (mine(m)) addChat(m); });
   socket.on('file', (m) => { if (mine(m)) addFile(m.file, m.from); });
   socket.on('peer.dropped', (m) => { if (mine(m)) { call.peerDropped = true; call.graceS = m.grace_s; refreshReconnecting(); } });
