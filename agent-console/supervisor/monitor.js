@@ -73,7 +73,7 @@ export function createMonitor({ socket }) {
       state = { workOrder, number: res.number || number, room: res.room, joined: false };
       // Receive only: no getUserMedia, no track added; the agent's page offers.
       const peer = new CallPeer({ socket, room: res.room, polite: true, iceServers: res.ice_servers || [],
-        peer: res.peer?.member ?? null });
+        peer: res.peer?.member ?? null, awaitOffer: true });
       peer.on('remotestream', ({ stream }) => tile(stream));
       state.peer = peer;
       status.textContent = '';
@@ -94,7 +94,7 @@ export function createMonitor({ socket }) {
     state.joined = true;
     label();
     const first = new CallPeer({ socket, room: m.room, polite: !!m.polite, iceServers: m.ice_servers || [],
-      peer: m.peer?.member ?? null });
+      peer: m.peer?.member ?? null, awaitOffer: true });
     first.on('remotestream', ({ stream }) => tile(stream, m.peer?.name));
     const mesh = new Mesh({ socket, room: m.room, iceServers: m.ice_servers || [], skip: (x) => x === m.peer?.member });
     mesh.on('stream', ({ stream, name }) => tile(stream, name));

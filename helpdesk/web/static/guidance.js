@@ -219,6 +219,10 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
     const leg = mesh.legs.get(next);
     legs.delete(peer);
     removeOwner(peer);
+    // The connection with the member who left is over; its camera and microphone are the mesh's too.
+    primary.sharedLocal = true;
+    primary.pc.close();
+    promoted = true;
     tiles.querySelector(`figure[data-member="${CSS.escape(next)}"]`)?.remove();
     removeOwner(next);
     peer = next;
@@ -235,6 +239,7 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
 
   // ---- a supervisor watching (the agent sends them its own and the applicant's tracks) -----------
   let monitor = null; // {peer: CallPeer, sent: Set<track id>}
+  let promoted = false; // the first peer left and a mesh leg took its place
   function monitorAdd(localStream) {
     if (!monitor) return;
     const streams = [localStream ?? primary.localStream, primary.remoteStream, primary.remoteScreen].filter(Boolean);
@@ -287,6 +292,7 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
       offs.splice(0).forEach((off) => off());
       mesh.close();
       monitor?.peer.close();
+      if (promoted) for (const tr of primary.localStream?.getTracks() ?? []) tr.stop();
       status.remove();
       root.querySelector('.guide-staff')?.remove();
       tiles.remove();

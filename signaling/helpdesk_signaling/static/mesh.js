@@ -35,7 +35,7 @@ export class Mesh extends Emitter {
   add({ member, name = "", role = "", polite = false }) {
     if (!member || this.legs.has(member) || this.skip(member)) return this.legs.get(member)?.peer ?? null;
     const peer = new CallPeer({ socket: this.socket, room: this.room, polite, iceServers: this.iceServers,
-      RTCPeerConnectionImpl: this.RTCPeerConnectionImpl, peer: member });
+      RTCPeerConnectionImpl: this.RTCPeerConnectionImpl, peer: member, awaitOffer: true });
     const offs = [
       peer.on("remotestream", ({ stream }) => this.emit("stream", { member, name, role, stream })),
       peer.on("connectionstate", ({ state }) => this.emit("state", { member, state })),

@@ -32,8 +32,12 @@ export class CallPeer extends Emitter {
    *          come from room.joined; `peer` (the other member's id) addresses signals with `to` and
    *          ignores those of anyone else: pass it whenever the room may grow beyond two
    */
-  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices, peer = null }) {
+  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices, peer = null,
+    awaitOffer = false }) {
     super();
+    // A polite leg opened while the other side is opening it too (mesh.js, monitoring): let the other
+    // side make the first offer, so the two never start with a collision.
+    this.awaitOffer = awaitOffer && polite;
     this.socket = socket;
     this.room = room;
     this.polite = polite;
@@ -62,6 +66,7 @@ export class CallPeer extends Emitter {
   _wirePc(pc) {
     this.pc = pc;
     pc.onnegotiationneeded = async () => {
+      if (this.awaitOffer && !pc.remoteDescription) return; // the other side's offer comes first
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
