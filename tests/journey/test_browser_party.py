@@ -54,14 +54,15 @@ async def legs(page: Page) -> list[dict[str, Any]]:
     return result
 
 
-async def connected_legs(page: Page, n: int, streams: int = 1) -> list[dict[str, Any]]:
-    """Waits for `n` open connections, each connected through a relay and decoding `streams` videos
-    (those receiving nothing, i.e. the supervisor's monitor leg on the agent's side, aside)."""
+async def connected_legs(page: Page, n: int, receiving: int | None = None) -> list[dict[str, Any]]:
+    """Waits for `n` open connections, each connected through a relay, `receiving` of them (all by
+    default; the agent's leg to a watching supervisor receives nothing) decoding video."""
     async def check() -> list[dict[str, Any]] | None:
         found = await legs(page)
         ok = len(found) == n and all(
             leg["state"] == "connected" and leg["local"] == "relay" and leg["remote"] == "relay" for leg in found)
-        return found if ok and sum(1 for leg in found if leg["streams"] >= streams) >= 1 else None
+        decoding = sum(1 for leg in found if leg["streams"] >= 1)
+        return found if ok and decoding >= (n if receiving is None else receiving) else None
 
     result: list[dict[str, Any]] = await wait_for(check, timeout=30)
     return result
@@ -99,7 +100,7 @@ async def test_supervisor_monitors_receive_only_then_joins(settings: Settings, t
             # Nobody else receives anything from the supervisor: the applicant has its one leg (to the
             # agent), the agent's leg to the supervisor receives no video.
             assert len(await legs(applicant)) == 1
-            agent_legs = await connected_legs(agent, 2)
+            agent_legs = await connected_legs(agent, 2, receiving=1)
             assert sorted(leg["streams"] for leg in agent_legs) == [0, 1], agent_legs
             await boss.screenshot(path=str(shots_dir(tmp_path) / "monitoring-supervisor.png"))
             # The supervisor joins: a call of three, one relay leg per pair, everyone sees everyone.
@@ -138,7 +139,7 @@ async def _monitor_ok(boss: Page) -> dict[str, Any] | None:
     return None
 
 
-async def test_consult_and_conference_transfer(settings: Settings, turnserver: Turn,  # noqa: F811
+async def test_consult_adds_and_removes_a_colleague(settings: Settings, turnserver: Turn,  # noqa: F811
                                                chromium_path: str, tmp_path: Path) -> None:
     logs: list[str] = []
     seed = None
@@ -169,3 +170,35 @@ async def test_consult_and_conference_transfer(settings: Settings, turnserver: T
                 await page.screenshot(path=str(tmp_path / f"consult-{name}.png"))
             raise
     await asyncio.sleep(0)
+
+
+async def test_conference_transfer_keeps_the_helper_in_the_call(settings: Settings, turnserver: Turn,  # noqa: F811
+                                                                 chromium_path: str, tmp_path: Path) -> None:
+    logs: list[str] = []
+    async with app_with_turn(settings, turnserver) as live, chromium(chromium_path) as browser:
+        seed = live.seed
+        (_, helper), (_, applicant), (_, city) = await contexts(browser, live.url, logs)
+        try:
+            await start_call(live, helper, applicant)
+            await login(city, seed["agent2"].username)
+            await city.click("#ready-toggle")
+            await expect(city.locator("#agent-state")).to_have_attribute("data-state", "ready")
+            # The agent who opened the call transfers it to the city desk and stays on.
+            await helper.click("#transfer")
+            await helper.select_option("#transfer-unit", str(seed["city"].id))
+            await helper.fill("#transfer-note", "字号需市局核名，我继续陪同申请人")
+            await helper.check("#transfer-conference")
+            await helper.click("#transfer-submit")
+            await expect(city.locator("#offer-card")).to_be_visible()
+            await city.click("#offer-accept")
+            for page in (helper, applicant, city):
+                await expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
+                found = await connected_legs(page, 2)
+                assert all(leg["streams"] >= 1 for leg in found), found
+            await expect(applicant.locator(".guide-tiles figcaption")).to_have_text(["王帮办"])
+        except BaseException:
+            print("\n".join(logs[-80:]))
+            for name, page in (("helper", helper), ("applicant", applicant), ("city", city)):
+                await page.screenshot(path=str(tmp_path / f"conference-{name}.png"))
+                print(name, await legs(page))
+            raise
