@@ -273,6 +273,11 @@ class Journey:
         for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
+                if wo is not None and len(room.members) > 2:  # #19: a call of three or four
+                    from helpdesk.journey.party import room_joined
+
+                    extra["room"] = (await room_joined(self, session, wo, room, member, resumed=True)).model_dump()
+                    continue
             if wo is not None:
                 extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
         return extra

@@ -108,6 +108,15 @@ async def test_consult_adds_and_removes_a_colleague_then_the_agent_leaves_them(l
         assert joined["peer"]["role"] == "applicant" and len(joined["peers"]) == 1
         assert (await applicant.expect("room.member", event="joined"))["member"] == them
         await agent.expect("room.member", event="joined")
+        # The colleague's page reloads: the welcome brings the call of three back, with its peers, and
+        # the others hear which member dropped and came back.
+        assert colleague.ws is not None
+        await colleague.ws.close()
+        assert (await applicant.expect("peer.dropped"))["member"] == them
+        back = (await colleague.connect())["room"]
+        assert back["room"] == room and back["resumed"] and [p["member"] for p in back["peers"]] == [
+            a_room["peer"]["member"]]
+        assert (await applicant.expect("peer.resumed"))["member"] == them
         # The agent leaves the colleague with the applicant.
         r = await agent.http.post(f"/api/calls/{room}/leave")
         assert r.status_code == 200, r.text
