@@ -131,11 +131,17 @@ async def test_marks_land_on_the_same_spot_of_the_picture_on_both_sides(settings
             await agent.click("#screen-share")
             await video_flowing(applicant, streams=2)
             await expect(applicant.locator("#remote-screen")).to_be_visible()
+            # With the call's data channel open, marks go peer to peer: nothing through the socket.
+            for page in (agent, applicant):
+                await page.wait_for_function("window.__helpdesk.peer.channel?.readyState === 'open'")
+            await applicant.evaluate("""() => { const s = window.__helpdesk.socket, send = s.send.bind(s);
+              window.__sent = []; s.send = (m) => { window.__sent.push(m.type); return send(m); }; }""")
             await applicant.click("[data-guide=circle]")
             await drag(applicant, "#remote-screen", [(0.5, 0.5), (0.6, 0.5)])
             got = await wait_for(lambda: marks(agent, a_member, "screen"))
             assert got[0]["kind"] == "circle" and got[0]["by"] == "applicant" and not got[0]["pinned"]
             assert [round(v, 2) for v in got[0]["points"][0]] == [0.5, 0.5], got
+            assert "annotate" not in await applicant.evaluate("window.__sent"), "sent through the socket"
             await agent.screenshot(path=str(shots_dir(tmp_path) / "annotation-agent.png"))
             await applicant.screenshot(path=str(shots_dir(tmp_path) / "annotation-applicant.png"))
             # Unpinned marks fade after a few seconds; the pinned arrow stays until cleared.

@@ -83,20 +83,23 @@ export class CallPeer extends Emitter {
       if (pc.iceConnectionState === "failed" && !this.polite) pc.restartIce();
     };
     pc.ontrack = (ev) => this._onTrack(ev);
-    // Marks and pointers go peer to peer when this is open (negotiated: both sides create it, id 0).
-    const channel = pc.createDataChannel?.("guidance", { negotiated: true, id: 0 });
-    this.channel = channel ?? null;
-    if (channel) {
-      channel.onopen = () => this.emit("channel", { open: true });
-      channel.onclose = () => this.emit("channel", { open: false });
-      channel.onmessage = ({ data }) => {
-        try {
-          this.emit("data", JSON.parse(data));
-        } catch {
-          /* not ours: ignore */
-        }
-      };
-    }
+  }
+
+  /** The data channel for marks and pointers (negotiated, id 0: both sides open it with their first
+   *  tracks, so it rides the same negotiation as the media instead of starting one of its own). */
+  _ensureChannel() {
+    if (this.channel || !this.pc.createDataChannel) return;
+    const channel = this.pc.createDataChannel("guidance", { negotiated: true, id: 0 });
+    this.channel = channel;
+    channel.onopen = () => this.emit("channel", { open: true });
+    channel.onclose = () => this.emit("channel", { open: false });
+    channel.onmessage = ({ data }) => {
+      try {
+        this.emit("data", JSON.parse(data));
+      } catch {
+        /* not ours: ignore */
+      }
+    };
   }
 
   /** Send an object over the data channel; false when it is not open (use the socket instead). */
@@ -110,6 +113,7 @@ export class CallPeer extends Emitter {
   addLocalStream(stream, { shared = true } = {}) {
     this.localStream = stream;
     this.sharedLocal = shared;
+    this._ensureChannel();
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     this.sendMediaState();
   }
@@ -217,6 +221,7 @@ export class CallPeer extends Emitter {
       this.emit("fallback", { error });
     }
     this.localStream = stream;
+    this._ensureChannel();
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     this.sendMediaState();
     this.emit("localstream", stream);
@@ -322,7 +327,9 @@ export class CallPeer extends Emitter {
     this.remoteStream = null;
     this.remoteScreen = null;
     this._prevStats = null;
+    this.channel = null;
     this._wirePc(new this.PC({ iceServers: this.iceServers }));
+    if (this.localStream) this._ensureChannel();
     for (const t of this.localStream?.getTracks() ?? []) this.pc.addTrack(t, this.localStream);
     const screen = this.screenStream?.getVideoTracks()[0];
     this.screenSender = screen ? this.pc.addTrack(screen, this.screenStream) : null;
