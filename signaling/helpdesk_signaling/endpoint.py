@@ -291,7 +291,7 @@ class SignalingEndpoint:
         if type(raw) is str:
             fast = signal_envelope(raw, self.max_message_bytes)
             if fast is not None:
-                await self._relay_signal(conn, member, fast, raw)
+                await self._relay_signal(conn, member, fast[0], raw, fast[1])
                 return
         ref: str | None = None
         try:
@@ -328,11 +328,12 @@ class SignalingEndpoint:
             self._count_error("internal")
             conn.deliver(dump(error("internal", "the server could not handle this message", ref)))
 
-    async def _relay_signal(self, conn: SocketConnection, member: str, room: str, raw: str) -> None:
-        """The fast path: the sender's bytes, plus `from`, to the other member of the room."""
+    async def _relay_signal(self, conn: SocketConnection, member: str, room: str, raw: str,
+                            to: str | None = None) -> None:
+        """The fast path: the sender's bytes, plus `from`, to the other member of the room (or `to`)."""
         self._count("signal")
         try:
-            await self.hub.relay(room, member, raw.rstrip()[:-1] + conn.from_suffix)
+            await self.hub.relay(room, member, raw.rstrip()[:-1] + conn.from_suffix, to=to)
         except SignalingError as exc:
             self._count_error(exc.code)
             conn.deliver(dump(error(exc.code, exc.message, "signal")))

@@ -418,20 +418,24 @@ def error(code: str, message: str, ref: str | None = None) -> Error:
     return Error(code=code, message=message, ref=ref)
 
 
-def signal_envelope(raw: str, max_bytes: int) -> str | None:
-    """The room of a well-formed `signal` read from its envelope alone, or None (then the message takes
-    the validating path). Only the envelope is checked: type, a string room id, exactly one of
-    description/candidate, nothing else, and the size; the payload is relayed as the sender wrote it
-    (it only ever reaches the sender's own peer, and the size bound holds)."""
+def signal_envelope(raw: str, max_bytes: int) -> tuple[str, str | None] | None:
+    """(room, to) of a well-formed `signal` read from its envelope alone, or None (then the message takes
+    the validating path). Only the envelope is checked: type, a string room id, an optional string `to`
+    (a room of three or four), exactly one of description/candidate, nothing else, and the size; the
+    payload is relayed as the sender wrote it (it only ever reaches the sender's own peer, and the size
+    bound holds)."""
     if len(raw) > max_bytes or (not raw.isascii() and len(raw.encode()) > max_bytes):
         return None
     try:
         data = json.loads(raw)
     except ValueError:
         return None
-    if type(data) is not dict or len(data) != 3 or data.get("type") != "signal":
+    if type(data) is not dict or data.get("type") != "signal":
+        return None
+    to = data.get("to")
+    if len(data) != (3 if to is None else 4) or (to is not None and (type(to) is not str or not 0 < len(to) <= 80)):
         return None
     room = data.get("room")
     if type(room) is not str or not 0 < len(room) <= 64 or ("description" in data) == ("candidate" in data):
         return None
-    return room
+    return room, to
