@@ -52,9 +52,15 @@ export function createMonitor({ socket }) {
     if (tiles.querySelector(`video[data-stream="${CSS.escape(stream.id)}"]`)) return;
     const v = h('video', { autoplay: true, playsInline: true, srcObject: stream });
     v.dataset.stream = stream.id;
-    if (name) v.setAttribute('aria-label', name);
-    tiles.append(v);
+    v.setAttribute('aria-label', name);
+    tiles.append(h('figure', { style: 'margin:0' }, v, h('figcaption', { textContent: name })));
     v.play?.().catch(() => {});
+  }
+
+  /** While watching: the agent's page sends its own camera first, then the applicant's. */
+  function watchTile(stream) {
+    const first = !tiles.querySelector('video');
+    tile(stream, first ? t('guide.monitor_agent', { name: state?.agentName ?? '' }) : t('guide.monitor_applicant'));
   }
 
   function close() {
@@ -74,8 +80,9 @@ export function createMonitor({ socket }) {
       // Receive only: no getUserMedia, no track added; the agent's page offers.
       const peer = new CallPeer({ socket, room: res.room, polite: true, iceServers: res.ice_servers || [],
         peer: res.peer?.member ?? null, awaitOffer: true });
-      peer.on('remotestream', ({ stream }) => tile(stream));
+      peer.on('remotestream', ({ stream }) => watchTile(stream));
       state.peer = peer;
+      state.agentName = res.peer?.name ?? '';
       status.textContent = '';
       label();
       panel.hidden = false;
