@@ -3,9 +3,11 @@ them, and a supervisor's monitoring (watch receive-only, stop, join as a partici
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
+from helpdesk_queue import QueueError
 from helpdesk_signaling import protocol as p
 from helpdesk_signaling.errors import SignalingError
 from pydantic import BaseModel, Field
@@ -22,6 +24,7 @@ from helpdesk.workorders import service as wos
 from helpdesk.workorders.models import WorkOrder
 
 router = APIRouter(tags=["journey"])
+log = logging.getLogger(__name__)
 
 
 class ConsultIn(BaseModel):
@@ -75,6 +78,12 @@ async def consult(work_order_id: str, body: ConsultIn, staff: CurrentStaff, sess
     except SignalingError as exc:
         raise Conflict(exc.message, code="call_full" if exc.code == "conflict" else exc.code) from exc
     await session.commit()
+    try:  # no queue offers while consulting (the console's ready toggle brings them back)
+        presence = await journey.queue.store.get_agent(target.id)
+        if presence is not None and presence.state == "ready":
+            await journey.queue.agent_state(target.id, "away")
+    except QueueError as exc:
+        log.warning("consulted agent %s stays in the queue's state: %s", target.id, exc.message)
     return {"member": member, "name": target.display_name}
 
 

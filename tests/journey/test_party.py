@@ -92,9 +92,27 @@ async def test_supervisor_monitors_receive_only_then_joins(live: Live) -> None:
 
 async def test_consult_adds_and_removes_a_colleague_then_the_agent_leaves_them(live: Live) -> None:
     seed = live.seed
-    async with Browser(live) as agent, Browser(live) as applicant, Browser(live) as colleague:
+    async with Browser(live) as agent, Browser(live) as applicant, Browser(live) as colleague, \
+            Browser(live) as expert:
+        from helpdesk.accounts.service import Skill
+
+        async with live.state.sessions() as s:
+            on_duty = await make_staff(s, unit=seed["city"], skills=[Skill(item_id=seed["item"].id)],
+                                       display_name="孙专家")
+            await s.commit()
         a_room, _ = await start_call(live, agent, applicant)
         room = a_room["room"]
+        # The on-duty expert: a ready agent serving the item, then away while in the call.
+        r = await agent.http.post(f"/api/calls/{room}/participants", json={"expert": True})
+        assert r.status_code == 409 and r.json()["error"] == "no_expert"
+        await agent_ready(live, expert, on_duty.username)
+        r = await agent.http.post(f"/api/calls/{room}/participants", json={"expert": True})
+        assert r.status_code == 201 and r.json()["name"] == "孙专家", r.text
+        await expert.expect("room.joined", room=room)
+        assert (await expert.expect("agent.state"))["state"] == "away"  # no queue offers while consulting
+        await expert.send({"type": "hangup", "room": room})  # the expert leaves again
+        assert (await expert.expect("call.ended", room=room))["reason"] == "left"
+        await applicant.expect("room.member", event="left")
         r = await agent.http.post(f"/api/calls/{room}/participants", json={"staff_id": seed["agent2"].id})
         assert r.status_code == 409 and r.json()["error"] == "not_online"
         await colleague.login(seed["agent2"].username)
@@ -106,8 +124,8 @@ async def test_consult_adds_and_removes_a_colleague_then_the_agent_leaves_them(l
         assert r.status_code == 201, r.text
         joined = await colleague.expect("room.joined", room=room)
         assert joined["peer"]["role"] == "applicant" and len(joined["peers"]) == 1
-        assert (await applicant.expect("room.member", event="joined"))["member"] == them
-        await agent.expect("room.member", event="joined")
+        assert (await applicant.expect("room.member", event="joined", member=them))["member"] == them
+        await agent.expect("room.member", event="joined", member=them)
         # The colleague's page reloads: the welcome brings the call of three back, with its peers, and
         # the others hear which member dropped and came back.
         assert colleague.ws is not None
@@ -127,7 +145,7 @@ async def test_consult_adds_and_removes_a_colleague_then_the_agent_leaves_them(l
         await colleague.send({"type": "hangup", "room": room})
         await applicant.expect("call.ended", room=room)
         events = await kinds(agent, room)  # the agent who took the call (the colleague has no view of it)
-        assert events.count("participant_joined") == 1 and events.count("participant_left") == 1
+        assert events.count("participant_joined") == 2 and events.count("participant_left") == 2  # expert, agent
         wo = (await agent.http.get(f"/api/workorders/{room}")).json()
         assert wo["ended_reason"] == "hangup"
 
