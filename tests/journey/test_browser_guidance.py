@@ -152,6 +152,14 @@ async def test_marks_land_on_the_same_spot_of_the_picture_on_both_sides(settings
             await wait_for(lambda: agent.evaluate(
                 "([o]) => window.__helpdesk.guidance.marks(o, 'camera').length === 0", [applicant_id]))
             assert await marks(applicant, applicant_id, "camera") == []
+            # Keyboard only: with the pointer tool on, the overlay takes focus; arrows move, Enter points.
+            await agent.click("[data-guide=pointer]")
+            await agent.focus(f'canvas.annotate-overlay[data-owner="{applicant_id}"][data-target="camera"]')
+            for _ in range(5):
+                await agent.keyboard.press("ArrowRight")
+            await agent.keyboard.press("Enter")
+            got = await wait_for(lambda: marks(applicant, applicant_id, "camera"))
+            assert got[0]["kind"] == "pointer" and got[0]["points"] == [[0.6, 0.5]], got
             # A malformed mark sent through the socket is refused by the server, not relayed.
             reply = await applicant.evaluate("""() => new Promise((done) => {
               const s = window.__helpdesk.socket, off = s.on('error', (e) => { off(); done(e); });

@@ -207,6 +207,32 @@ export function createAnnotator({ video, owner, target = 'screen', me = 'agent',
     else schedule();
   }
 
+  // Keyboard: with a tool on, the overlay takes focus; arrows move a cursor over the picture, Enter or
+  // Space points there (pointer) or sets the start and then the end (arrow, circle, a straight line).
+  let cursor = [0.5, 0.5];
+  function onKey(ev) {
+    if (!tool) return;
+    const step = ev.shiftKey ? 0.1 : 0.02;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[ev.key]) {
+      ev.preventDefault();
+      cursor = cursor.map((v, i) => round(Math.min(1, Math.max(0, v + moves[ev.key][i]))));
+      if (drawing) drawing.points = [drawing.points[0], cursor];
+      else marks.set(`${me}-kbd`, { mark: { ...base(), kind: 'pointer', id: `${me}-kbd`, points: [cursor], pinned: false }, at: now() });
+      schedule();
+    } else if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      marks.delete(`${me}-kbd`);
+      if (tool === 'pointer') emit({ ...base(), kind: 'pointer', id: `${me}-ptr`, points: [cursor], pinned: false });
+      else if (!drawing) drawing = { ...base(), kind: tool, id: `${me}-${Date.now().toString(36)}-${seq++}`, points: [cursor] };
+      else { drawing.points = [drawing.points[0], cursor]; onUp(); }
+      schedule();
+    } else if (ev.key === 'Escape' && drawing) {
+      drawing = null;
+      schedule();
+    }
+  }
+  canvas.addEventListener('keydown', onKey);
   canvas.addEventListener('pointerdown', onDown);
   canvas.addEventListener('pointermove', onMove);
   canvas.addEventListener('pointerup', onUp);
@@ -222,6 +248,8 @@ export function createAnnotator({ video, owner, target = 'screen', me = 'agent',
     setTool(kind) {
       tool = KINDS.includes(kind) ? kind : null;
       canvas.style.pointerEvents = tool ? 'auto' : 'none';
+      if (tool) canvas.tabIndex = 0;
+      else canvas.removeAttribute('tabindex');
       canvas.style.cursor = tool ? 'crosshair' : '';
       canvas.dataset.tool = tool || '';
     },

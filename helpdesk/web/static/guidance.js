@@ -62,7 +62,7 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
   function addView(video, owner, target) {
     if (!video || !owner || annotators.has(`${owner}|${target}`)) return;
     const a = createAnnotator({ video, owner, target, me: by, send,
-      label: t(target === 'screen' ? 'guide.overlay_screen' : 'guide.overlay_camera') });
+      label: `${t(target === 'screen' ? 'guide.overlay_screen' : 'guide.overlay_camera')} ${t('guide.keyboard_hint')}` });
     a.setTool(tool);
     a.setPinned(pinned);
     annotators.set(`${owner}|${target}`, a);
