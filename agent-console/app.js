@@ -247,6 +247,7 @@ async function enterWorkbench(me) {
     },
   });
   Object.defineProperty(window.__helpdesk, 'peer', { get: () => call.peer, configurable: true });
+  Object.defineProperty(window.__helpdesk, 'guidance', { get: () => call.view.guidance(), configurable: true }); // #19
   socket.on('welcome', (m) => {
     app.member = m.member;
     // A connected agent is at least "away" on the server until it says otherwise.

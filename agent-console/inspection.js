@@ -43,7 +43,8 @@ export function createAgentInspection({ socket }) {
     if (!call.ui) {
       const { inspectionUI } = await load();
       call.ui = inspectionUI({ role: 'agent', root: el.root, send: (m) => socket.send(m),
-        text: (key, args) => t(`insp.${key}`, args) });
+        text: (key, args) => t(`insp.${key}`, args),
+        marks: () => window.__helpdesk?.guidance?.remoteMarks('camera') ?? [] }); // #19: snapshot with marks
     }
     return call.ui;
   }

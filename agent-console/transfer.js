@@ -57,6 +57,7 @@ export function createTransfer({ currentRoom, myUnit = () => null }) {
       const res = await post(`/api/calls/${encodeURIComponent(room)}/transfer`, {
         target_unit_id: Number($('transfer-unit').value), note: $('transfer-note').value.trim(),
         target_agent_id: $('transfer-agent').value ? Number($('transfer-agent').value) : null,
+        conference: !!$('transfer-conference')?.checked, // #19: I stay on in the new call
       });
       pending = true;
       $('transfer-submit').disabled = true;

@@ -33,6 +33,7 @@ from helpdesk.integration.admin_routes import router as integration_admin_router
 from helpdesk.integration.api import router as integration_api_router
 from helpdesk.integration.api_catalog import router as integration_catalog_router
 from helpdesk.integration.sender import wire_integration
+from helpdesk.journey.party_routes import router as party_router
 from helpdesk.journey.routes import router as journey_router
 from helpdesk.journey.supervision import wire_supervision
 from helpdesk.journey.transfer import router as transfer_router
@@ -115,9 +116,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
     app.add_middleware(MetricsMiddleware)  # counts every request, refused ones too
     app.add_middleware(RawFrames, sockets={"/ws": socket_entry})  # outermost: /ws skips the chain
     for router in (health_router, metrics_router, accounts_router, applicants_router, org_router, workorders_router,
-                   journey_router, ws_router, transfer_router, accountability_router, stats_router, admin_router,
-                   admin_import_router, privacy_router, integration_api_router, integration_catalog_router,
-                   integration_admin_router):
+                   journey_router, ws_router, transfer_router, party_router, accountability_router, stats_router,
+                   admin_router, admin_import_router, privacy_router, integration_api_router,
+                   integration_catalog_router, integration_admin_router):
         app.include_router(router)
     include_component_routes(app)
     mount_static(app)

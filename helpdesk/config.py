@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     missed_offers_before_away: int = 2
     fallback_after_s: float = 120.0
     reconnect_grace_s: float = 30.0
+    monitor_tell_applicant: bool = Field(
+        True, description="A supervisor monitoring a call is announced to the applicant too (the agent "
+        "is always told).")
     heartbeat_interval_s: float = 15.0
     reconcile_interval_s: float = Field(
         10.0, gt=0, description="How often the leader compares Redis with the database and repairs stuck "

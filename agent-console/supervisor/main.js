@@ -6,6 +6,7 @@ import { openSocket, socketErrorText } from '/static/help/socket.js';
 import { $, toast } from './dom.js';
 import { routes } from './routes.js';
 import { createWall } from './wall.js';
+import { createMonitor } from './monitor.js'; // #19: watch a call, join it
 import { createUnresolved, normalizeUnresolved } from './unresolved.js';
 import { createDrawer } from './drawer.js';
 import { createFigures } from './figures.js';
@@ -111,6 +112,8 @@ function startSocket() {
     onError: (m) => { if (m.ref !== 'ping') toast(socketErrorText(m), 'error'); },
   });
   socket.on('supervisor.snapshot', onSnapshot);
+  parts.monitor = createMonitor({ socket }); // #19
+  window.__helpdesk = Object.assign(window.__helpdesk || {}, { monitor: parts.monitor, socket });
   socket.on('notification', onNotification);
   socket.on('welcome', () => {
     // The feed answers within ~2 s; until then (or without it) show the stored unresolved list.
@@ -160,7 +163,7 @@ function enter(me) {
   $('sup-name').textContent = me.display_name || me.username || '';
   $('sup-unit').textContent = me.unit?.name || '';
   const open = (id) => { if (id) parts.drawer.show(id); };
-  parts.wall = createWall({ onOpen: open });
+  parts.wall = createWall({ onOpen: open, onMonitor: (id, number) => parts.monitor?.open(id, number) }); // #19
   parts.unresolved = createUnresolved({ onOpen: open, agents: () => parts.wall.last?.agents || [],
     units: () => view.units, names });
   parts.drawer = createDrawer({

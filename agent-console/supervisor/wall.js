@@ -100,7 +100,7 @@ function renderAgents(agents = []) {
 }
 
 // ---- calls in progress --------------------------------------------------------------------------
-function renderCalls(calls = [], onOpen) {
+function renderCalls(calls = [], onOpen, onMonitor) {
   const tbody = $('sup-calls').querySelector('tbody');
   const rows = [...calls].sort((a, b) => (Number(b.talk_s) || 0) - (Number(a.talk_s) || 0));
   if (!rows.length) { emptyRow(tbody, 6, 'sup.calls.empty'); return; }
@@ -110,6 +110,13 @@ function renderCalls(calls = [], onOpen) {
     const open = el('button', { type: 'button', class: 'linkish' });
     open.addEventListener('click', () => onOpen(tr.dataset.key));
     tr.children[0].append(open);
+    if (onMonitor) { // #19: watch and listen to this call
+      const watch = el('button', { type: 'button', class: 'btn btn-small monitor' });
+      watch.textContent = t('guide.monitor_link');
+      watch.dataset.monitor = c.work_order;
+      watch.addEventListener('click', () => onMonitor(tr.dataset.key, open.textContent));
+      tr.children[0].append(' ', watch);
+    }
     return tr;
   }, (tr, c) => {
     const [num, agent, applicant, item, talk, level] = cells(tr, 6);
@@ -126,14 +133,14 @@ function renderCalls(calls = [], onOpen) {
 }
 
 /** The wall. `onOpen(workOrderId)` opens the detail drawer. */
-export function createWall({ onOpen }) {
+export function createWall({ onOpen, onMonitor = null }) {
   let last = null;
   function render(snap) {
     last = snap;
     renderTotals(snap.totals);
     renderQueues(snap.queues);
     renderAgents(snap.agents);
-    renderCalls(snap.calls, onOpen);
+    renderCalls(snap.calls, onOpen, onMonitor);
     const stamp = $('sup-updated');
     stamp.dataset.at = snap.at || '';
     stamp.dataset.stale = 'false';

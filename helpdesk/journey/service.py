@@ -106,6 +106,8 @@ class Journey:
                             names: tuple[dict[str, Any], dict[str, Any]]) -> p.RoomJoined:
         agent_side, applicant_side = names
         is_applicant = member.startswith("a:")
+        agent_side["member"] = staff_member(wo.agent_id) if wo.agent_id else None
+        applicant_side["member"] = applicant_member(wo.applicant_id)
         return p.RoomJoined(room=wo.id, work_order=wo.id, role="applicant" if is_applicant else "agent",
                             polite=is_applicant, peer=agent_side if is_applicant else applicant_side,
                             ice_servers=self.ice_for(member), resumed=resumed)
@@ -227,6 +229,10 @@ class Journey:
         self.send_soon(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
         for m in (a_member, s_member):
             self.send_soon(m, self.room_joined_message(wo, m, False, names))
+        if wo.transferred_from_id is not None:  # #19: a conference transfer keeps the first agent on
+            from helpdesk.journey.party import keep_transferring_agent
+
+            await keep_transferring_agent(self, wo)
         accepted_at = self._accepted_at.pop(event.ticket, None)
         if accepted_at is not None:  # offer accepted → room open and both told
             metrics.observe_pairing(time.perf_counter() - accepted_at)
@@ -245,6 +251,13 @@ class Journey:
                 return
             room = found
         meta = room.metadata
+        if "monitor_of" in meta:  # a supervisor's monitor room (#19): only the watching ends
+            watched = room if closed else await self.hub.close_room(room.id)
+            if watched is not None:
+                from helpdesk.journey.party import end_monitor_room
+
+                await end_monitor_room(self, watched, reason, by)
+            return
         now = self.now()
         async with self.state.sessions() as session:
             wo = await session.get(WorkOrder, meta["work_order"])
@@ -262,6 +275,11 @@ class Journey:
         message = p.CallEnded(room=ended.id, work_order=meta.get("work_order"), reason=reason, by=by)
         for member in ended.members:
             await self.send(member, message)
+        from helpdesk.journey.party import close_monitors  # #19: supervisors watching it
+
+        await close_monitors(self, ended, reason)
+        if staff_member(int(meta["agent_id"])) not in ended.members:
+            return  # the agent left the call to a colleague earlier and was freed then (#19)
         handle_s = now.timestamp() - float(meta.get("answered_at", now.timestamp()))
         try:
             await self.queue.call_ended(int(meta["agent_id"]), handle_s, str(meta["line"]))
@@ -301,6 +319,11 @@ class Journey:
         for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
+                if wo is not None and len(room.members) > 2:  # #19: a call of three or four
+                    from helpdesk.journey.party import room_joined
+
+                    extra["room"] = (await room_joined(self, session, wo, room, member, resumed=True)).model_dump()
+                    continue
             if wo is not None:
                 extra["room"] = (await self.room_joined(wo, member, resumed=True)).model_dump()
         return extra
@@ -386,7 +409,12 @@ class Journey:
             await self.post_chat(member, msg.room, msg.text)
         elif isinstance(msg, p.Hangup):
             room = await self.member_room(member, msg.room)
-            await self.end_call(room, reason="hangup", by=member)
+            if len(room.members) > 2 and not member.startswith("a:"):  # #19: staff leave a call of 3-4
+                from helpdesk.journey.party import leave_call
+
+                await leave_call(self, room, member)
+            else:
+                await self.end_call(room, reason="hangup", by=member)
         elif isinstance(msg, p.InspectionSignal):
             await self.member_room(member, msg.room)
             await self.inspection_signal(member, msg)

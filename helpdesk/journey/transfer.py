@@ -31,6 +31,9 @@ class TransferIn(BaseModel):
     target_unit_id: int | None = None
     target_agent_id: int | None = None
     note: str = Field(min_length=1, max_length=2000)
+    # Conference transfer (#19): the agent handing over (e.g. the township helper who opened the call)
+    # stays on in the new call instead of leaving when the target accepts.
+    conference: bool = False
 
 
 async def target_unit(session: AsyncSession, body: TransferIn) -> OrgUnit:
@@ -70,7 +73,7 @@ async def request_transfer(work_order_id: str, body: TransferIn, staff: CurrentS
     await wos.record_event(session, wo, "transfer_requested", staff_member(staff.id), now, to_work_order=child.id,
                            target_unit_id=unit.id, target_agent_id=body.target_agent_id, note=body.note)
     await wos.record_event(session, child, "transfer_note", staff_member(staff.id), now, note=body.note,
-                           from_work_order=wo.id)
+                           from_work_order=wo.id, conference=body.conference, from_agent_id=staff.id)
     await session.commit()
     await journey.queue.join(WaitingEntry(
         ticket=wo.applicant_id, work_order_id=child.id, unit_chain=[u.id for u in chain], item_id=wo.item_id,

@@ -51,6 +51,7 @@ def snapshot_dict(row: EvidenceSnapshot) -> dict[str, Any]:
         "width": row.width,
         "height": row.height,
         "url": f"/api/inspections/{row.inspection_id}/snapshots/{row.id}",
+        "marks": row.annotations or [],
     }
 
 

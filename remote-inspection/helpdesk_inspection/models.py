@@ -128,6 +128,9 @@ class EvidenceSnapshot(Base):
     size: Mapped[int] = mapped_column(Integer)
     storage_key: Mapped[str] = mapped_column(String(255))
     deleted_at: Mapped[datetime | None]
+    # Marks shown over the camera when the still was taken (normalised to the frame): kept beside the
+    # untouched image, whose bytes and hash they never change.
+    annotations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class InspectionReport(Base):

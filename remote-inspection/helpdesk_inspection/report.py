@@ -19,7 +19,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy import column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_inspection import checklists
+from helpdesk_inspection import checklists, overlay
 from helpdesk_inspection.messages import points_of
 from helpdesk_inspection.models import EvidenceSnapshot, Inspection, InspectionReport, PointMark
 
@@ -78,6 +78,9 @@ async def collect(session: AsyncSession, insp: Inspection, root: Path) -> Report
                     "sha256": shot.sha256,
                     "jpeg": data,
                     "size": f"{shot.width}×{shot.height}",
+                    "marks": shot.annotations or [],
+                    "width": shot.width,
+                    "height": shot.height,
                 }
             )
         rows.append(
@@ -101,7 +104,8 @@ _template = _env.from_string(TEMPLATE.read_text(encoding="utf-8"))
 
 def render_html(d: ReportData) -> bytes:
     outcome = OUTCOME_ZH[d.insp.outcome.value if d.insp.outcome else None]
-    return _template.render(d=d, i=d.insp, bj=bj, outcome=outcome, b64=lambda b: base64.b64encode(b).decode()).encode()
+    return _template.render(d=d, i=d.insp, bj=bj, outcome=outcome, b64=lambda b: base64.b64encode(b).decode(),
+                            mark_paths=lambda e: overlay.paths(e["marks"], e["width"], e["height"])).encode()
 
 
 def render_pdf(d: ReportData) -> bytes:
@@ -151,6 +155,14 @@ def render_pdf(d: ReportData) -> bytes:
                 if pdf.get_y() > 200:
                     pdf.add_page()
                 pdf.image(_jpeg_stream(e["jpeg"]), w=80)
+                if e["marks"]:  # the same still again with the marks drawn over it; the first is untouched
+                    if pdf.get_y() > 200:
+                        pdf.add_page()
+                    x, y, h = pdf.get_x(), pdf.get_y(), 80 * e["height"] / max(1, e["width"])
+                    pdf.image(_jpeg_stream(e["jpeg"]), w=80)
+                    overlay.draw_pdf(pdf, e["marks"], x, y, 80, h)
+                    pdf.multi_cell(0, 5, f"（带标注，{len(e['marks'])} 处标注；原图未改动）", align="L",
+                                   new_x="LMARGIN", new_y="NEXT")
             pdf.multi_cell(
                 0,
                 5,

@@ -19,7 +19,16 @@ from helpdesk_inspection.errors import Forbidden, InspectionError, NotFound
 from helpdesk_inspection.messages import inspection_dict, snapshot_dict
 from helpdesk_inspection.models import EvidenceSnapshot, Inspection, InspectionReport
 from helpdesk_inspection.ports import SendToMember, is_supervisor
-from helpdesk_inspection.schemas import ChecklistIn, ConsentIn, EndIn, LocationIn, MarkIn, StartIn, StepIn
+from helpdesk_inspection.schemas import (
+    ChecklistIn,
+    ConsentIn,
+    EndIn,
+    LocationIn,
+    MarkIn,
+    SnapshotIn,
+    StartIn,
+    StepIn,
+)
 
 StaffCheck = Callable[[AsyncSession, Any, str], Awaitable[bool]]
 # The org units whose figures a staff member may read; None: every unit.
@@ -286,9 +295,12 @@ def make_router(
         return {"point": key, "result": row.result.value, "note": row.note, "at": row.marked_at.isoformat()}
 
     @router.post("/api/inspections/{inspection_id}/points/{key}/snapshot", status_code=201)
-    async def snapshot(comp: Comp, inspection_id: str, key: str, session: Session, staff: StaffReq) -> dict[str, Any]:
+    async def snapshot(comp: Comp, inspection_id: str, key: str, session: Session, staff: StaffReq,
+                       body: SnapshotIn | None = None) -> dict[str, Any]:
         staff = await acting(comp, session, staff, inspection_id)
-        row = await comp.service.snapshot(session, staff=staff, inspection_id=inspection_id, point_key=key)
+        marks = [m.model_dump(mode="json") for m in body.marks] if body else None
+        row = await comp.service.snapshot(session, staff=staff, inspection_id=inspection_id, point_key=key,
+                                          marks=marks)
         await session.commit()
         await comp.service.deliver(session)
         return snapshot_dict(row)

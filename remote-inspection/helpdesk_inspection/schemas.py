@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from helpdesk_inspection.models import InspectionOutcome, MarkResult
 
@@ -61,3 +62,25 @@ class SignalIn(BaseModel):
     room: str | None = None
     description: dict[str, str] | None = None
     candidate: dict[str, object] | None = None
+
+
+MAX_SNAPSHOT_MARKS = 50
+Coord = Annotated[float, Field(ge=0, le=1)]
+
+
+class AnnotationIn(BaseModel):
+    """A mark the agent or applicant drew on the camera view, normalised to the video frame (the call's
+    annotate.js shape); stored beside the evidence image, never drawn into it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["pointer", "arrow", "circle", "free"]
+    points: list[tuple[Coord, Coord]] = Field(min_length=1, max_length=200)
+    pinned: bool = False
+    by: Literal["agent", "applicant"] = "agent"
+
+
+class SnapshotIn(BaseModel):
+    """Optional body of a snapshot: the marks shown over the camera when it was taken."""
+
+    marks: list[AnnotationIn] = Field(default_factory=list, max_length=MAX_SNAPSHOT_MARKS)

@@ -259,9 +259,11 @@ class InspectionService:
         return mark
 
     async def snapshot(
-        self, session: AsyncSession, *, staff: StaffLike, inspection_id: str, point_key: str
+        self, session: AsyncSession, *, staff: StaffLike, inspection_id: str, point_key: str,
+        marks: list[dict[str, Any]] | None = None,
     ) -> EvidenceSnapshot:
-        """A full-resolution still of the applicant's camera, stored with server time and SHA-256."""
+        """A full-resolution still of the applicant's camera, stored with server time and SHA-256; the
+        marks shown over the camera at that moment are stored beside it (the image stays untouched)."""
         insp = await self.for_staff(session, staff, inspection_id)
         self.require_status(insp, InspectionStatus.active)
         self._require_point(insp, point_key)
@@ -276,6 +278,7 @@ class InspectionService:
             height=snap.height,
             size=len(snap.jpeg),
             storage_key="",
+            annotations=marks or None,
         )
         session.add(row)
         await session.flush()

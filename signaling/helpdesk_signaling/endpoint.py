@@ -18,6 +18,7 @@ from helpdesk_signaling.errors import SignalingError
 from helpdesk_signaling.hub import CLOSE_HEARTBEAT, CLOSE_SLOW, ExpiredRoom, Hub, Room
 from helpdesk_signaling.protocol import (
     ALLOWED_ROLES,
+    Annotate,
     CallEnded,
     ClientMessage,
     MediaState,
@@ -284,8 +285,8 @@ class SignalingEndpoint:
             raw = event.get("text")
             if raw is None:
                 raw = event.get("bytes") or b""
-            elif (room := signal_envelope(raw, max_bytes)) is not None:  # the relay's fast path
-                await self._relay_signal(conn, member, room, raw)
+            elif (envelope := signal_envelope(raw, max_bytes)) is not None:  # the relay's fast path
+                await self._relay_signal(conn, member, envelope[0], raw, to=envelope[1])
                 continue
             await handle(conn, member, role, raw)  # once closing, the close frame ends this
 
@@ -302,7 +303,7 @@ class SignalingEndpoint:
         if type(raw) is str:
             fast = signal_envelope(raw, self.max_message_bytes)
             if fast is not None:
-                await self._relay_signal(conn, member, fast, raw)
+                await self._relay_signal(conn, member, fast[0], raw, fast[1])
                 return
         ref: str | None = None
         try:
@@ -322,8 +323,8 @@ class SignalingEndpoint:
                     conn.touched = now
                     await self.hub.touch(member, conn, now)
                 conn.deliver(dump(Pong()))
-            elif isinstance(msg, Signal | MediaState):
-                await self.hub.relay(msg.room, member, relay_of(msg, member))
+            elif isinstance(msg, Signal | MediaState | Annotate):
+                await self.hub.relay(msg.room, member, relay_of(msg, member, role), to=msg.to)
             else:
                 await self.app_handler(member, role, msg)
         except SignalingError as exc:
@@ -339,11 +340,12 @@ class SignalingEndpoint:
             self._count_error("internal")
             conn.deliver(dump(error("internal", "the server could not handle this message", ref)))
 
-    async def _relay_signal(self, conn: SocketConnection, member: str, room: str, raw: str) -> None:
-        """The fast path: the sender's bytes, plus `from`, to the other member of the room."""
+    async def _relay_signal(self, conn: SocketConnection, member: str, room: str, raw: str,
+                            to: str | None = None) -> None:
+        """The fast path: the sender's bytes, plus `from`, to the other member of the room (or `to`)."""
         self._count("signal")
         try:
-            await self.hub.relay(room, member, raw.rstrip()[:-1] + conn.from_suffix)
+            await self.hub.relay(room, member, raw.rstrip()[:-1] + conn.from_suffix, to=to)
         except SignalingError as exc:
             self._count_error(exc.code)
             conn.deliver(dump(error(exc.code, exc.message, "signal")))

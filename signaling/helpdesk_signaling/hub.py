@@ -1,4 +1,4 @@
-"""Who is connected where, which two members share a room, and who dropped until when."""
+"""Who is connected where, which members (two, up to four) share a room, and who dropped until when."""
 
 from __future__ import annotations
 
@@ -29,20 +29,38 @@ class Connection(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+MAX_MEMBERS = 4  # a full mesh in the browser: each page holds one peer connection per other member
+
+
 @dataclass
 class Room:
     id: str
-    members: tuple[str, str]
+    members: tuple[str, ...]  # two when the call opens; a consult, conference or supervisor adds up to four
     metadata: dict[str, Any] = field(default_factory=dict)
     dropped: dict[str, float] = field(default_factory=dict)  # member -> grace deadline (epoch s)
 
     def peer_of(self, member: str) -> str:
-        a, b = self.members
-        if member == a:
-            return b
-        if member == b:
-            return a
-        raise SignalingError("not_in_room", f"you are not a member of room {self.id}")
+        """The other member of a two-member room (the first other one in a larger room)."""
+        return self.others(member)[0]
+
+    def others(self, member: str) -> list[str]:
+        if member not in self.members:
+            raise SignalingError("not_in_room", f"you are not a member of room {self.id}")
+        return [m for m in self.members if m != member]
+
+    def recipients(self, member: str, to: str | None) -> list[str]:
+        """Who a relayed message from `member` goes to: `to` alone, or every other member."""
+        others = self.others(member)
+        if to is None:
+            return others
+        if to not in others:
+            raise SignalingError("not_in_room", f"{to[:80]} is not another member of room {self.id}")
+        return [to]
+
+
+def check_members(members: tuple[str, ...]) -> None:
+    if not 2 <= len(members) <= MAX_MEMBERS or len(set(members)) != len(members):
+        raise SignalingError("conflict", f"a room needs two to {MAX_MEMBERS} different members")
 
 
 @dataclass
@@ -59,10 +77,13 @@ PeerListener = Callable[[Room, str, Literal["dropped", "resumed"]], Awaitable[No
 
 
 async def tell_peer(hub: Any, room: Room, member: str, kind: Literal["dropped", "resumed"], grace_s: float) -> None:
-    """Send peer.dropped/peer.resumed to the other member, then the hub's listener (which must not
-    stop the hub: its failure is logged)."""
-    msg = PeerDropped(room=room.id, grace_s=grace_s) if kind == "dropped" else PeerResumed(room=room.id)
-    await hub.send(room.peer_of(member), msg)
+    """Send peer.dropped/peer.resumed to the other members (naming who, in a room of more than two),
+    then the hub's listener (which must not stop the hub: its failure is logged)."""
+    who = member if len(room.members) > 2 else None
+    msg = (PeerDropped(room=room.id, grace_s=grace_s, member=who) if kind == "dropped"
+           else PeerResumed(room=room.id, member=who))
+    for other in room.others(member):
+        await hub.send(other, msg)
     listener: PeerListener | None = hub.on_peer
     if listener is not None:
         try:
@@ -86,9 +107,12 @@ class Hub(Protocol):
     async def online(self, members: list[str]) -> set[str]: ...
     async def send(self, member: str, message: BaseModel | dict[str, Any]) -> bool: ...
     async def send_many(self, items: list[tuple[str, BaseModel | dict[str, Any]]]) -> int: ...
-    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool: ...
-    async def open_room(self, room_id: str, members: tuple[str, str],
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str,
+                    to: str | None = None) -> bool: ...
+    async def open_room(self, room_id: str, members: tuple[str, ...],
                         metadata: dict[str, Any] | None = None) -> Room: ...
+    async def add_member(self, room_id: str, member: str) -> Room: ...
+    async def remove_member(self, room_id: str, member: str) -> Room: ...
     async def get_room(self, room_id: str) -> Room | None: ...
     async def rooms_of(self, member: str) -> list[Room]: ...
     async def close_room(self, room_id: str) -> Room | None: ...
@@ -168,24 +192,56 @@ class MemoryHub:
         """send() for many (member, message) pairs, in order; returns how many were delivered."""
         return sum([await self.send(member, message) for member, message in items])
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
-        """To the other member of the room; a str is the wire text already (the signal fast path)."""
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str,
+                    to: str | None = None) -> bool:
+        """To the other members of the room (to `to` alone if given); a str is the wire text already
+        (the signal fast path). True if any received it."""
         room = self._rooms.get(room_id)
         if room is None or from_member not in room.members:
             raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
-        conn = self._conns.get(room.peer_of(from_member))
-        return conn is not None and conn.deliver(message if isinstance(message, str) else dump(message))
+        text = message if isinstance(message, str) else dump(message)
+        sent = False
+        for m in room.recipients(from_member, to):
+            conn = self._conns.get(m)
+            sent = (conn is not None and conn.deliver(text)) or sent
+        return sent
 
-    async def open_room(self, room_id: str, members: tuple[str, str],
+    async def open_room(self, room_id: str, members: tuple[str, ...],
                         metadata: dict[str, Any] | None = None) -> Room:
-        if members[0] == members[1]:
-            raise SignalingError("conflict", "a room needs two different members")
+        check_members(members)
         if room_id in self._rooms:
             raise SignalingError("conflict", f"room {room_id} already exists")
         room = Room(room_id, members, dict(metadata or {}))
         self._rooms[room_id] = room
         for m in members:
             self._member_rooms.setdefault(m, set()).add(room_id)
+        return room
+
+    async def add_member(self, room_id: str, member: str) -> Room:
+        """A third or fourth member joins (idempotent); `conflict` when the room is full."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            raise SignalingError("not_found", f"room {room_id} does not exist (any more)")
+        if member not in room.members:
+            check_members((*room.members, member))
+            room.members = (*room.members, member)
+            self._member_rooms.setdefault(member, set()).add(room_id)
+        return room
+
+    async def remove_member(self, room_id: str, member: str) -> Room:
+        """A member leaves a call that goes on; the last two end it with close_room instead."""
+        room = self._rooms.get(room_id)
+        if room is None or member not in room.members:
+            raise SignalingError("not_in_room", f"{member[:80]} is not a member of room {room_id}")
+        if len(room.members) <= 2:
+            raise SignalingError("conflict", "a call of two ends instead (hang up)")
+        room.members = tuple(m for m in room.members if m != member)
+        room.dropped.pop(member, None)
+        ids = self._member_rooms.get(member)
+        if ids is not None:
+            ids.discard(room_id)
+            if not ids:
+                del self._member_rooms[member]
         return room
 
     async def get_room(self, room_id: str) -> Room | None:

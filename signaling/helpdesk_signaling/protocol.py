@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_valid
 
 from helpdesk_signaling.base import MAX_SDP, IceCandidate, Id, Member, Msg, Out, Role, SessionDescription
 from helpdesk_signaling.errors import ProtocolError
+from helpdesk_signaling.guidance import MAX_MARK_POINTS, Annotate, AnnotateRelay, Mark, MonitorState, RoomMember
 from helpdesk_signaling.owned import (
     InspectionEnded,
     InspectionPoint,
@@ -20,10 +21,11 @@ from helpdesk_signaling.owned import (
     SupervisorSnapshot,
 )
 
-__all__ = [  # the shared shapes and the owned messages are part of this module's API too
-    "MAX_SDP", "IceCandidate", "Id", "InspectionEnded", "InspectionPoint", "InspectionRequested",
-    "InspectionSignalRelay", "InspectionSnapshot", "InspectionStarted", "Member", "Msg", "Notification", "Out",
-    "Role", "SessionDescription", "SupervisorSnapshot",
+__all__ = [  # the shared shapes, the guidance and the owned messages are part of this module's API too
+    "MAX_MARK_POINTS", "MAX_SDP", "Annotate", "AnnotateRelay", "IceCandidate", "Id", "InspectionEnded",
+    "InspectionPoint", "InspectionRequested", "InspectionSignalRelay", "InspectionSnapshot", "InspectionStarted",
+    "Mark", "Member", "MonitorState", "Msg", "Notification", "Out", "Role", "RoomMember", "SessionDescription",
+    "SupervisorSnapshot",
 ]
 
 # ---- client -> server ------------------------------------------------------------------------
@@ -49,9 +51,11 @@ class _SignalBody(Msg):
 
 
 class Signal(_SignalBody):
-    """An offer/answer/rollback or one trickled candidate, relayed to the other member of the room."""
+    """An offer/answer/rollback or one trickled candidate, relayed to the other member of the room (or,
+    in a room of three or four, to the member named in `to`: one peer connection per pair)."""
 
     type: Literal["signal"] = "signal"
+    to: Member | None = None
 
 
 class Chat(Msg):
@@ -94,6 +98,7 @@ class MediaState(Msg):
     video: bool
     screen: bool
     screen_stream: str | None = Field(None, max_length=128)
+    to: Member | None = None
 
 
 class InspectionSignal(_SignalBody):
@@ -112,13 +117,13 @@ class InspectionSignal(_SignalBody):
 
 ClientMessage = Annotated[
     Ping | Signal | Chat | Hangup | AgentStateSet | OfferAccept | OfferDecline | QueueLeave | MediaState
-    | InspectionSignal,
+    | InspectionSignal | Annotate,
     Field(discriminator="type"),
 ]
 CLIENT_MODELS: dict[str, type[Msg]] = {
     m.model_fields["type"].default: m
     for m in (Ping, Signal, Chat, Hangup, AgentStateSet, OfferAccept, OfferDecline, QueueLeave, MediaState,
-              InspectionSignal)
+              InspectionSignal, Annotate)
 }
 STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
 # Which roles may send a type; absent means every role.
@@ -173,6 +178,7 @@ class RoomJoined(Out):
     peer: dict[str, Any]
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     resumed: bool = False
+    peers: list[dict[str, Any]] | None = None  # a room of three or four: the other members besides `peer`
 
 
 class Welcome(Out):
@@ -244,11 +250,13 @@ class PeerDropped(Out):
     type: Literal["peer.dropped"] = "peer.dropped"
     room: str
     grace_s: float
+    member: str | None = None  # who dropped (set in rooms of three or four)
 
 
 class PeerResumed(Out):
     type: Literal["peer.resumed"] = "peer.resumed"
     room: str
+    member: str | None = None
 
 
 class MediaStateRelay(Out):
@@ -297,14 +305,16 @@ Welcome.model_rebuild()
 
 _SERVER_MODELS = (
     Welcome, Pong, Error, QueueStatus, AgentState, Offer, OfferRevoked, RoomJoined, SignalRelay, PeerDropped,
-    PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded, Reconnect, InspectionRequested,
+    PeerResumed, MediaStateRelay, ChatPosted, FileShared, CallEnded, Reconnect, AnnotateRelay, RoomMember,
+    MonitorState, InspectionRequested,
     InspectionStarted, InspectionPoint, InspectionSnapshot, InspectionSignalRelay, InspectionEnded,
     Notification, SupervisorSnapshot,
 )
 ServerMessage = Annotated[
     Welcome | Pong | Error | QueueStatus | AgentState | Offer | OfferRevoked | RoomJoined | SignalRelay
     | PeerDropped | PeerResumed | MediaStateRelay | ChatPosted | FileShared | CallEnded | Reconnect
-    | InspectionRequested | InspectionStarted | InspectionPoint | InspectionSnapshot | InspectionSignalRelay
+    | AnnotateRelay | RoomMember | MonitorState | InspectionRequested | InspectionStarted | InspectionPoint
+    | InspectionSnapshot | InspectionSignalRelay
     | InspectionEnded | Notification | SupervisorSnapshot,
     Field(discriminator="type"),
 ]
@@ -327,8 +337,12 @@ def dump(msg: BaseModel | dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def relay_of(msg: Signal | MediaState, sender: str) -> SignalRelay | MediaStateRelay:
-    """The server message the peer receives for a client's signal or media.state."""
+def relay_of(msg: Signal | MediaState | Annotate, sender: str,
+             role: str = "agent") -> SignalRelay | MediaStateRelay | AnnotateRelay:
+    """The server message the peer receives for a client's signal, media.state or annotate."""
+    if isinstance(msg, Annotate):
+        mark = msg.mark.model_copy(update={"by": "applicant" if role == "applicant" else "agent"})
+        return AnnotateRelay(room=msg.room, from_=sender, mark=mark)
     if isinstance(msg, Signal):
         return SignalRelay(room=msg.room, from_=sender, description=msg.description, candidate=msg.candidate)
     return MediaStateRelay(room=msg.room, from_=sender, audio=msg.audio, video=msg.video, screen=msg.screen,
@@ -339,20 +353,24 @@ def error(code: str, message: str, ref: str | None = None) -> Error:
     return Error(code=code, message=message, ref=ref)
 
 
-def signal_envelope(raw: str, max_bytes: int) -> str | None:
-    """The room of a well-formed `signal` read from its envelope alone, or None (then the message takes
-    the validating path). Only the envelope is checked: type, a string room id, exactly one of
-    description/candidate, nothing else, and the size; the payload is relayed as the sender wrote it
-    (it only ever reaches the sender's own peer, and the size bound holds)."""
+def signal_envelope(raw: str, max_bytes: int) -> tuple[str, str | None] | None:
+    """(room, to) of a well-formed `signal` read from its envelope alone, or None (then the message takes
+    the validating path). Only the envelope is checked: type, a string room id, an optional string `to`
+    (a room of three or four), exactly one of description/candidate, nothing else, and the size; the
+    payload is relayed as the sender wrote it (it only ever reaches the sender's own peer, and the size
+    bound holds)."""
     if len(raw) > max_bytes or (not raw.isascii() and len(raw.encode()) > max_bytes):
         return None
     try:
         data = json.loads(raw)
     except ValueError:
         return None
-    if type(data) is not dict or len(data) != 3 or data.get("type") != "signal":
+    if type(data) is not dict or data.get("type") != "signal":
+        return None
+    to = data.get("to")
+    if len(data) != (3 if to is None else 4) or (to is not None and (type(to) is not str or not 0 < len(to) <= 80)):
         return None
     room = data.get("room")
     if type(room) is not str or not 0 < len(room) <= 64 or ("description" in data) == ("candidate" in data):
         return None
-    return room
+    return room, to

@@ -2,7 +2,8 @@
 holds the member's socket.
 
 Key layout (P = the prefix passed in; every key expires or is swept):
-  P sig:room:<room>     hash  a, b, meta (JSON), dropped:<member> = deadline   TTL room_ttl_s
+  P sig:room:<room>     hash  a, b[, c, d] (member slots), meta (JSON),
+                              dropped:<member> = deadline                      TTL room_ttl_s
   P sig:mrooms:<member> set   room ids of the member                           TTL room_ttl_s
   P sig:owner:<member>  str   id of the member's live connection               TTL owner_ttl_s (ping)
   P sig:seen            zset  member scored by its last connect/ping           TTL room_ttl_s, swept
@@ -11,7 +12,7 @@ A member whose process died (no close, no ping for owner_ttl_s) is marked droppe
 expire(), so its peer hears `peer.dropped` and the call ends after the grace like any other drop.
 Channels: P sig:m:<member> carries "M<json>" (a message) or "R<conn id>" (a newer socket took over);
 P sig:proc:<uuid> keeps this process's subscriber alive. Scripts touch the keys of one room and its
-two members; on Redis Cluster give every key of a deployment one hash tag in the prefix.
+members (two to four); on Redis Cluster give every key of a deployment one hash tag in the prefix.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from helpdesk_signaling.errors import SignalingError
-from helpdesk_signaling.hub import CLOSE_REPLACED, Connection, ExpiredRoom, PeerListener, Room, tell_peer
+from helpdesk_signaling.hub import (
+    CLOSE_REPLACED,
+    Connection,
+    ExpiredRoom,
+    PeerListener,
+    Room,
+    check_members,
+    tell_peer,
+)
 from helpdesk_signaling.protocol import dump, error
 
 log = logging.getLogger(__name__)
@@ -81,20 +90,65 @@ redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 return 1
 """
+# To every other member of the room, or to ARGV[4] alone (-1: the sender is not a member, -2: nor is
+# ARGV[4]); returns how many subscribers received it.
 _RELAY = """
-local m = redis.call('HMGET', KEYS[1], 'a', 'b')
-local peer
-if m[1] == ARGV[1] then peer = m[2] elseif m[2] == ARGV[1] then peer = m[1] else return -1 end
-return redis.call('PUBLISH', ARGV[2] .. peer, ARGV[3])
+local m = redis.call('HMGET', KEYS[1], 'a', 'b', 'c', 'd')
+local member, target = false, false
+for i = 1, 4 do
+  if m[i] == ARGV[1] then member = true elseif m[i] and m[i] == ARGV[4] then target = true end
+end
+if not member then return -1 end
+if ARGV[4] ~= '' then
+  if not target then return -2 end
+  return redis.call('PUBLISH', ARGV[2] .. ARGV[4], ARGV[3])
+end
+local n = 0
+for i = 1, 4 do
+  if m[i] and m[i] ~= ARGV[1] then n = n + redis.call('PUBLISH', ARGV[2] .. m[i], ARGV[3]) end
+end
+return n
 """
 _OPEN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'a', ARGV[1], 'b', ARGV[2], 'meta', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-for i = 2, 3 do
-  redis.call('SADD', KEYS[i], ARGV[5])
-  redis.call('EXPIRE', KEYS[i], ARGV[4])
+local slots = {'a', 'b', 'c', 'd'}
+redis.call('HSET', KEYS[1], 'meta', ARGV[1])
+for i = 2, #KEYS do
+  redis.call('HSET', KEYS[1], slots[i - 1], ARGV[i + 2])
+  redis.call('SADD', KEYS[i], ARGV[3])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
 end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+# A member joins the first free slot: 1 joined, 0 already there, -1 no room, -2 full.
+_JOIN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local free = false
+for _, s in ipairs({'a', 'b', 'c', 'd'}) do
+  local v = redis.call('HGET', KEYS[1], s)
+  if v == ARGV[1] then return 0 end
+  if not v and not free then free = s end
+end
+if not free then return -2 end
+redis.call('HSET', KEYS[1], free, ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+# A member leaves a call that goes on: 1 left, -1 not a member, -2 only two left (end the call instead).
+_LEAVE = """
+local n, at = 0, false
+for _, s in ipairs({'a', 'b', 'c', 'd'}) do
+  local v = redis.call('HGET', KEYS[1], s)
+  if v then n = n + 1 end
+  if v == ARGV[1] then at = s end
+end
+if not at then return -1 end
+if n <= 2 then return -2 end
+redis.call('HDEL', KEYS[1], at, 'dropped:' .. ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2] .. '\\t' .. ARGV[1])
 return 1
 """
 # Close a room; with ARGV[2] (now) only if some member's grace deadline has passed, and then the due
@@ -119,9 +173,12 @@ if ARGV[2] ~= '' then
 end
 if #h == 0 then return h end
 redis.call('DEL', KEYS[1])
-for _, m in ipairs({f['a'], f['b']}) do
-  redis.call('SREM', ARGV[3] .. m, room)
-  redis.call('ZREM', KEYS[2], room .. '\\t' .. m)
+for _, s in ipairs({'a', 'b', 'c', 'd'}) do
+  local m = f[s]
+  if m then
+    redis.call('SREM', ARGV[3] .. m, room)
+    redis.call('ZREM', KEYS[2], room .. '\\t' .. m)
+  end
 end
 return h
 """
@@ -154,6 +211,8 @@ class RedisHub:
         self._touch = redis.register_script(_TOUCH)
         self._relay = redis.register_script(_RELAY)
         self._open = redis.register_script(_OPEN)
+        self._join = redis.register_script(_JOIN)
+        self._leave = redis.register_script(_LEAVE)
         self._close = redis.register_script(_CLOSE)
 
     def _room_key(self, room_id: str) -> str:
@@ -330,27 +389,54 @@ class RedisHub:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
         return sum(1 for n in counts if int(n) > 0)
 
-    async def relay(self, room_id: str, from_member: str, message: BaseModel | str) -> bool:
+    async def relay(self, room_id: str, from_member: str, message: BaseModel | str,
+                    to: str | None = None) -> bool:
         text = message if isinstance(message, str) else dump(message)
         try:
-            n = int(await self._relay(keys=[self._room_key(room_id)], args=[from_member, self.p + "m:", "M" + text]))
+            n = int(await self._relay(keys=[self._room_key(room_id)],
+                                      args=[from_member, self.p + "m:", "M" + text, to or ""]))
         except (RedisError, OSError) as exc:
             raise SignalingError("unavailable", "signaling is unavailable; retry shortly") from exc
-        if n < 0:
+        if n == -1:
             raise SignalingError("not_in_room", f"you are not a member of room {room_id}")
+        if n == -2:
+            raise SignalingError("not_in_room", f"{(to or '')[:80]} is not another member of room {room_id}")
         return n > 0
 
-    async def open_room(self, room_id: str, members: tuple[str, str],
+    async def open_room(self, room_id: str, members: tuple[str, ...],
                         metadata: dict[str, Any] | None = None) -> Room:
-        if members[0] == members[1]:
-            raise SignalingError("conflict", "a room needs two different members")
+        check_members(members)
         meta = dict(metadata or {})
         ok = await self._open(
-            keys=[self._room_key(room_id), f"{self.p}mrooms:{members[0]}", f"{self.p}mrooms:{members[1]}"],
-            args=[members[0], members[1], json.dumps(meta), self.room_ttl_s, room_id])
+            keys=[self._room_key(room_id), *(f"{self.p}mrooms:{m}" for m in members)],
+            args=[json.dumps(meta), self.room_ttl_s, room_id, *members])
         if not int(ok):
             raise SignalingError("conflict", f"room {room_id} already exists")
         return Room(room_id, members, meta)
+
+    async def add_member(self, room_id: str, member: str) -> Room:
+        n = int(await self._join(keys=[self._room_key(room_id), f"{self.p}mrooms:{member}"],
+                                 args=[member, room_id, self.room_ttl_s]))
+        if n == -1:
+            raise SignalingError("not_found", f"room {room_id} does not exist (any more)")
+        if n == -2:
+            raise SignalingError("conflict", "a room needs two to 4 different members")
+        room = await self.get_room(room_id)
+        if room is None:
+            raise SignalingError("not_found", f"room {room_id} does not exist (any more)")
+        return room
+
+    async def remove_member(self, room_id: str, member: str) -> Room:
+        n = int(await self._leave(keys=[self._room_key(room_id), f"{self.p}mrooms:{member}", f"{self.p}drops"],
+                                  args=[member, room_id]))
+        if n == -1:
+            raise SignalingError("not_in_room", f"{member[:80]} is not a member of room {room_id}")
+        if n == -2:
+            raise SignalingError("conflict", "a call of two ends instead (hang up)")
+        room = await self.get_room(room_id)
+        if room is None:
+            raise SignalingError("not_found", f"room {room_id} does not exist (any more)")
+        return room
 
     def _room(self, room_id: str, flat: Any) -> Room | None:
         if isinstance(flat, dict):
@@ -358,10 +444,11 @@ class RedisHub:
         else:
             items = [_s(x) for x in flat]
             h = dict(zip(items[::2], items[1::2], strict=True))
-        if "a" not in h:
+        members = tuple(h[s] for s in "abcd" if s in h)
+        if not members:
             return None
         dropped = {k[8:]: float(v) for k, v in h.items() if k.startswith("dropped:")}
-        return Room(room_id, (h["a"], h["b"]), json.loads(h.get("meta") or "{}"), dropped)
+        return Room(room_id, members, json.loads(h.get("meta") or "{}"), dropped)
 
     async def get_room(self, room_id: str) -> Room | None:
         return self._room(room_id, await self.redis.hgetall(self._room_key(room_id)))

@@ -127,6 +127,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("WS", "/ws"): MEMBER,  # cookie + origin at the handshake: tests/journey/test_journey_api.py
     ("POST", "/api/calls/{work_order_id}/transfer"): STAFF,
     ("POST", "/api/calls/{work_order_id}/transfer/cancel"): STAFF,
+    ("POST", "/api/calls/{work_order_id}/participants"): STAFF,  # in the call (tests/journey/test_party.py)
+    ("POST", "/api/calls/{work_order_id}/leave"): STAFF,
+    ("POST", "/api/calls/{work_order_id}/monitor"): SUPERVISOR,  # and the call in their subtree
+    ("DELETE", "/api/calls/{work_order_id}/monitor"): SUPERVISOR,
+    ("POST", "/api/calls/{work_order_id}/monitor/join"): SUPERVISOR,
     # ---- accountability ------------------------------------------------------------------------
     ("POST", "/api/workorders/{work_order_id}/claim"): STAFF,
     ("POST", "/api/workorders/{work_order_id}/notes"): STAFF,

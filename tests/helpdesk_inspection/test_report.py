@@ -49,6 +49,8 @@ async def test_report_html_and_pdf(
                 height=480,
                 size=len(jpeg),
                 storage_key=f"{insp.id}/snapshot-test.jpg",
+                annotations=[{"kind": "circle", "points": [[0.5, 0.5], [0.6, 0.5]], "pinned": True, "by": "agent"},
+                             {"kind": "free", "points": [[0.1, 0.1], [0.2, 0.15], [0.3, 0.1]], "by": "applicant"}],
             )
         )
         for key, result in (("K1", MarkResult.passed), ("K2", MarkResult.rectify), ("K3", MarkResult.passed)):
@@ -83,12 +85,16 @@ async def test_report_html_and_pdf(
         "data:image/jpeg;base64,",
         "WO-1",
         "2026-11-30 09:00:00",
+        "带标注（2 处，原图未改动）",
+        'viewBox="0 0 640 480"',
+        "stroke=\"rgb(0,103,192)\"",
     ):
         assert needle in text
+    assert text.count("data:image/jpeg;base64,") == 2  # the untouched still, and the same still with marks
     assert pdf.startswith(b"%PDF") and hashlib.sha256(pdf).hexdigest() == row.pdf_sha256
     assert b"NotoSansCJK" in pdf and b"/ToUnicode" in pdf  # the CJK font is embedded, text extractable
     require_service("pdftotext (poppler-utils)", shutil.which("pdftotext") is not None)
     out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True, timeout=30)
     extracted = out.stdout.decode()
-    assert "冷藏设施" in extracted and "限期整改" in extracted
+    assert "冷藏设施" in extracted and "限期整改" in extracted and "带标注" in extracted
     assert hashlib.sha256(jpeg).hexdigest() in extracted.replace("\n", "").replace(" ", "")

@@ -115,6 +115,9 @@ async def test_routes_end_to_end(
             assert r.status_code == 404 and r.json()["error"] == "unknown_point"
             r = await c.post(f"/api/inspections/{insp}/points/K1/snapshot", headers=agent)
             assert r.status_code == 503 and r.json()["error"] == "no_video"
+            bad = {"marks": [{"kind": "arrow", "points": [[0.2, 1.5], [0.3, 0.3]]}]}  # off the frame
+            r = await c.post(f"/api/inspections/{insp}/points/K1/snapshot", headers=agent, json=bad)
+            assert r.status_code == 422
             for key in ("K1", "P2"):
                 r = await c.post(
                     f"/api/inspections/{insp}/points/{key}/mark",

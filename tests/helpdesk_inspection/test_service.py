@@ -75,7 +75,13 @@ async def test_full_flow_with_rectify_and_follow_up(
             shots = []
             for index, key in enumerate(["K1", "K2", "K3"]):
                 await service.step(s, staff=agent, inspection_id=insp.id, index=index)
-                shots.append(await service.snapshot(s, staff=agent, inspection_id=insp.id, point_key=key))
+                marks = [{"kind": "arrow", "points": [[0.2, 0.3], [0.5, 0.5]], "pinned": True, "by": "agent"}]
+                shots.append(await service.snapshot(s, staff=agent, inspection_id=insp.id, point_key=key,
+                                                    marks=marks if key == "K2" else None))
+            # "Snapshot with marks": the marks sit beside the image; the stored bytes match the hash.
+            assert shots[1].annotations == marks and shots[0].annotations is None
+            stored = (service.live.root / shots[1].storage_key).read_bytes()
+            assert hashlib.sha256(stored).hexdigest() == shots[1].sha256
             with pytest.raises(InspectionError) as err:
                 await service.snapshot(s, staff=agent, inspection_id=insp.id, point_key="K9")
             assert (err.value.code, err.value.status_code) == ("unknown_point", 404)

@@ -114,6 +114,23 @@ async def test_signal_bytes_are_forwarded_as_sent_and_odd_envelopes_are_still_va
     await b.alive()  # nothing else reached B
 
 
+async def test_a_signal_addressed_with_to_takes_the_fast_path_to_that_member_only(stacks: StackFactory) -> None:
+    """In a room of three (#19) a signal names its receiver; its bytes reach only that member."""
+    stack = await stacks()
+    await stack.hub.open_room("r1", (A, B))
+    await stack.hub.add_member("r1", "s:3")
+    a, b, c = await stack.client(A), await stack.client(B, "agent"), await stack.client("s:3", "agent")
+    raw = '{"type": "signal", "room": "r1", "to": "s:3", "candidate": null}'
+    await a.send(raw)
+    got = await asyncio.wait_for(c.ws.recv(), 3)
+    assert got == raw[:-1] + ',"from":"a:1"}'
+    for msg, code in ((OFFER | {"to": "s:9"}, "not_in_room"), (OFFER | {"to": A}, "not_in_room"),
+                      (OFFER | {"to": 3}, "invalid_message")):
+        reply = await a.ask(msg)
+        assert (reply["type"], reply["code"], reply["ref"]) == ("error", code, "signal"), (msg, reply)
+    await b.alive()  # nothing reached B
+
+
 async def test_app_messages_go_to_the_handler_and_its_errors_are_typed(
         stacks: StackFactory, caplog: pytest.LogCaptureFixture) -> None:
     stack = await stacks()

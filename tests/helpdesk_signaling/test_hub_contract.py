@@ -237,3 +237,61 @@ async def test_return_through_another_process_before_the_sweep_is_a_drop_and_res
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+D, E = "s:4", "s:5"
+
+
+async def test_rooms_of_up_to_four_members_relay_to_all_or_to_one(hub_factory: HubFactory) -> None:
+    """A consult or conference adds members; a signal names its receiver (`to`), anything else goes to
+    every other member; a fifth is refused and a member that left hears nothing more."""
+    hub = await hub_factory()
+    conns = {m: FakeConn() for m in (A, B, C, D, E)}
+    for m, c in conns.items():
+        await hub.connect(m, c)
+    await hub.open_room("r1", (A, B))
+    room = await hub.add_member("r1", C)
+    assert room.members == (A, B, C) and room.others(A) == [B, C]
+    assert (await hub.add_member("r1", C)).members == (A, B, C)  # idempotent
+    await hub.add_member("r1", D)
+    with pytest.raises(SignalingError) as info:
+        await hub.add_member("r1", E)
+    assert info.value.code == "conflict"
+    assert [r.id for r in await hub.rooms_of(D)] == ["r1"]
+    assert await hub.relay("r1", A, sig(1), to=C)
+    assert await hub.relay("r1", A, sig(2))
+    await eventually(lambda: len(conns[B].texts) == 1 and len(conns[D].texts) == 1 and len(conns[C].texts) == 2)
+    with pytest.raises(SignalingError) as info:
+        await hub.relay("r1", A, sig(3), to=E)  # not a member
+    assert info.value.code == "not_in_room"
+    with pytest.raises(SignalingError):
+        await hub.relay("r1", A, sig(3), to=A)  # not another member
+    room = await hub.remove_member("r1", B)
+    assert room.members == (A, C, D) and await hub.rooms_of(B) == []
+    with pytest.raises(SignalingError) as info:
+        await hub.relay("r1", B, sig(4))
+    assert info.value.code == "not_in_room"
+    assert set((await hub.add_member("r1", E)).members) == {A, C, D, E}
+    await hub.remove_member("r1", E)
+    await hub.remove_member("r1", D)
+    with pytest.raises(SignalingError) as info:
+        await hub.remove_member("r1", C)  # two left: the call ends with a hang-up instead
+    assert info.value.code == "conflict"
+    closed = await hub.close_room("r1")
+    assert closed is not None and set(closed.members) == {A, C}
+    assert [await hub.rooms_of(m) for m in (A, B, C, D, E)] == [[]] * 5
+
+
+async def test_a_drop_in_a_room_of_three_names_the_member_to_both_others(hub_factory: HubFactory) -> None:
+    hub = await hub_factory()
+    ca, cb, cc = FakeConn(), FakeConn(), FakeConn()
+    for m, c in ((A, ca), (B, cb), (C, cc)):
+        await hub.connect(m, c)
+    await hub.open_room("r1", (A, B))
+    await hub.add_member("r1", C)
+    await hub.disconnect(C, cc, now=100.0, grace_s=30)
+    await eventually(lambda: ca.types() == ["peer.dropped"] and cb.types() == ["peer.dropped"])
+    assert ca.messages[0]["member"] == C
+    assert await hub.remove_member("r1", C)  # gone for good: no expiry for the others
+    assert await hub.expire(200.0) == []
+    assert (await hub.get_room("r1")) is not None

@@ -90,3 +90,16 @@ def test_relay_keeps_end_of_candidates_and_renames_from() -> None:
     media = parse_client_message(json.dumps(EXAMPLES["client"]["media.state"]), LIMIT)
     assert isinstance(media, MediaState)
     assert json.loads(dump(relay_of(media, "s:2")))["from"] == "s:2"
+
+
+def test_annotate_relay_sets_by_from_the_role_and_keeps_the_mark() -> None:
+    """A mark's `by` (its colour on the other side) comes from the sender's role, not from the client."""
+    from helpdesk_signaling.protocol import Annotate, relay_of
+
+    msg = parse_client_message('{"type": "annotate", "room": "r1", "to": "s:2", "mark": {"kind": "free", '
+                               '"owner": "a:1", "points": [[0.1, 0.2], [0.3, 0.4]], "by": "agent"}}', 64 * 1024)
+    assert isinstance(msg, Annotate) and msg.to == "s:2"
+    out = json.loads(dump(relay_of(msg, "a:1", "applicant")))
+    assert out == {"type": "annotate", "room": "r1", "from": "a:1", "mark": {
+        "kind": "free", "id": "", "target": "screen", "owner": "a:1", "points": [[0.1, 0.2], [0.3, 0.4]],
+        "pinned": False, "by": "applicant"}}

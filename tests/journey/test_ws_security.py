@@ -17,8 +17,9 @@ from tests.journey.test_journey_api import agent_ready
 # type → who may send it (protocol.ALLOWED_ROLES, checked by the endpoint) and what the app checks.
 DECISIONS = {
     "ping": "anyone: answers pong to the sender only",
-    "signal": "a member of the room (hub.relay); relayed to the other member only",
+    "signal": "a member of the room (hub.relay); relayed to the other member only (or to `to`, a member)",
     "media.state": "a member of the room (hub.relay)",
+    "annotate": "a member of the room (hub.relay); `by` set from the sender's role, marks bounded (#19)",
     "chat": "a member of the room (Journey.member_room)",
     "hangup": "a member of the room (Journey.member_room)",
     "agent.state": "staff (ALLOWED_ROLES); changes the sender's own presence only",
@@ -85,6 +86,7 @@ async def test_nobody_acts_on_an_offer_or_a_call_that_is_not_theirs(live: Live) 
             {"type": "chat", "room": room, "text": "冒充"},
             {"type": "signal", "room": room, "candidate": None},
             {"type": "media.state", "room": room, "audio": False, "video": False, "screen": False},
+            {"type": "annotate", "room": room, "mark": {"kind": "clear"}},
             {"type": "hangup", "room": room},
         ]
         for outsider in (stranger, other_agent):
@@ -97,7 +99,7 @@ async def test_nobody_acts_on_an_offer_or_a_call_that_is_not_theirs(live: Live) 
         # None of it reached the call or ended it.
         await applicant.send({"type": "chat", "room": room, "text": "还在吗"})
         assert (await agent.expect("chat"))["text"] == "还在吗"
-        assert not [m for m in agent.inbox + applicant.inbox if m["type"] in ("chat", "room.ended", "signal")
-                    and m.get("text") != "还在吗"]
+        relayed = ("chat", "room.ended", "signal", "annotate")
+        assert not [m for m in agent.inbox + applicant.inbox if m["type"] in relayed and m.get("text") != "还在吗"]
         wo = (await agent.http.get(f"/api/workorders/{room}")).json()
         assert wo["status"] == "in_call" and [c["text"] for c in wo["chat"]] == ["还在吗"]

@@ -8,6 +8,7 @@ import { get, upload } from './api.js';
 import { t, setText, formatTime } from './i18n.js';
 import { fileItem, fileErrorText } from './callfiles.js';
 import { createWeakNet } from './weaknet.js';
+import { attachGuidance } from './guidance.js'; // #19: pointer and annotation (hook-ups marked #19)
 
 export const CALL_STATES = ['idle', 'offered', 'connecting', 'connected', 'reconnecting', 'ended'];
 
@@ -116,9 +117,13 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     el.screen.hidden = !navigator.mediaDevices?.getDisplayMedia;
     state('connecting');
 
-    const peer = new CallPeer({ socket, room: joined.room, polite: !!joined.polite, iceServers: joined.ice_servers || [] });
+    const peer = new CallPeer({ socket, room: joined.room, polite: !!joined.polite, iceServers: joined.ice_servers || [],
+      peer: joined.peer?.member ?? null });
     call.peer = peer;
     call.weak = createWeakNet({ peer, auto: canGoAudioOnly, onChange: renderWeak });
+    // #19: marks over the videos, and the further participants of a call of three or four.
+    call.guidance = attachGuidance({ socket, root, room: joined.room, me: me(), peer: joined.peer?.member,
+      role: joined.role, primary: peer, joined });
     const current = () => call?.peer === peer;
     peer.on('remotestream', ({ stream }) => current() && showRemote(stream));
     peer.on('remotescreen', ({ stream }) => current() && showRemoteScreen(stream));
@@ -234,6 +239,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     if (!call) return;
     call.timers.forEach(clearInterval);
     call.weak?.stop();
+    call.guidance?.destroy(); // #19
     try { call.peer?.close(); } catch { /* already closed */ }
     for (const v of [el.local, el.remote, el.screen_]) v.srcObject = null;
     el.stage.classList.remove('has-screen');
@@ -348,7 +354,7 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     }
   });
 
-  const mine = (m) => call && m.room === call.room;
+  const mine = (m) => call && m.room === call.room && (!m.member || m.member === call.peer?.peer); // #19: `member`
   socket.on('chat', (m) => { if (mine(m)) addChat(m); });
   // Chat refused in an outage (error ref=chat, in the order sent): the oldest pending line shows
   // "not sent yet" and is resent every 5 s until its echo arrives.
@@ -380,6 +386,8 @@ export function createCallView({ socket, root = document, me = () => null, onEnd
     get peer() { return call?.peer || null; },
     /** Socket connectivity from the page: true while the socket is reconnecting. */
     setSocketDown(down) { socketDown = down; refreshReconnecting(); },
+    /** #19: the guidance tools of the current call (marks for a snapshot, the mesh's tiles), or null. */
+    guidance() { return call?.guidance ?? null; },
     /** Remote inspection: switch the local camera ('user' | 'environment'); resolves to the new track. */
     async switchCamera(facingMode = 'environment', video = {}) {
       if (!call?.peer) throw new Error('no call');

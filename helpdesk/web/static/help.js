@@ -383,6 +383,7 @@ async function boot() {
   window.__helpdesk.switchCamera = (mode, video) => call.switchCamera(mode, video);
   Object.defineProperty(window.__helpdesk, 'inspection', { get: () => inspection.state, configurable: true });
   Object.defineProperty(window.__helpdesk, 'peer', { get: () => call.peer, configurable: true });
+  Object.defineProperty(window.__helpdesk, 'guidance', { get: () => call.guidance(), configurable: true }); // #19
 
   socket.on('welcome', (m) => {
     page.member = m.member;

@@ -46,7 +46,7 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}, text = zh}) {
+export function inspectionUI({role, root, send, iceServers = [], onCamera = () => {}, text = zh, marks = () => []}) {
   const state = {id: null, room: null, points: [], index: 0, marks: {}, pc: null, stream: null};
   const base = () => `/api/inspections/${state.id}`;
   const error = (e) => root.querySelector('.insp-error')?.replaceChildren(e.message || String(e));
@@ -123,8 +123,9 @@ export function inspectionUI({role, root, send, iceServers = [], onCamera = () =
         h('span', {class: 'insp-mark'}, mark ? ` [${text(`result.${mark.result}`)}]` : ''),
         h('div', {}, h('small', {}, p.compliance)), note,
         markBtn('pass'), markBtn('rectify'), markBtn('fail'),
-        h('button', {type: 'button', onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`).catch(error)},
-          text('snapshot')));
+        // The marks shown over the camera are stored beside the still (the image itself is untouched).
+        h('button', {type: 'button', onclick: () => api('POST', `${base()}/points/${p.key}/snapshot`,
+          {marks: marks()}).catch(error)}, text('snapshot')));
     }));
     const deadline = h('input', {type: 'date', 'aria-label': text('deadline')});
     const end = (outcome) => api('POST', `${base()}/end`, {outcome,

@@ -18,21 +18,32 @@ export function gradeQuality({ rtt, loss }) {
 }
 
 /**
- * A call with the other member of a room. Events: "localstream" (MediaStream), "localscreen"
- * (MediaStream|null), "remotestream" ({stream}), "remotescreen" ({stream|null}), "peermedia"
- * (the peer's media.state), "connectionstate" ({state}), "fallback" ({error}: audio only), "error".
+ * A call with the other member of a room (with one of them, `peer`, in a room of three or four: see
+ * mesh.js). Events: "localstream" (MediaStream), "localscreen" (MediaStream|null), "remotestream"
+ * ({stream}), "remotescreen" ({stream|null}), "peermedia" (the peer's media.state), "connectionstate"
+ * ({state}), "fallback" ({error}: audio only), "data" (an object from the peer's data channel),
+ * "channel" ({open}), "error".
  */
 export class CallPeer extends Emitter {
   /**
    * @param {{socket: import("./socket.js").HelpdeskSocket, room: string, polite: boolean,
    *          iceServers?: RTCIceServer[], RTCPeerConnectionImpl?: typeof RTCPeerConnection,
-   *          mediaDevices?: MediaDevices}} opts `room`, `polite` and `iceServers` come from room.joined
+   *          mediaDevices?: MediaDevices, peer?: string|null}} opts `room`, `polite` and `iceServers`
+   *          come from room.joined; `peer` (the other member's id) addresses signals with `to` and
+   *          ignores those of anyone else: pass it whenever the room may grow beyond two
    */
-  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices }) {
+  constructor({ socket, room, polite, iceServers = [], RTCPeerConnectionImpl, mediaDevices, peer = null,
+    awaitOffer = false }) {
     super();
+    // A polite leg opened while the other side is opening it too (mesh.js, monitoring): let the other
+    // side make the first offer, so the two never start with a collision.
+    this.awaitOffer = awaitOffer && polite;
     this.socket = socket;
     this.room = room;
     this.polite = polite;
+    this.peer = peer;
+    this.channel = null;
+    this.sharedLocal = false; // local tracks lent by another CallPeer (mesh.js): not stopped on close
     this.mediaDevices = mediaDevices ?? globalThis.navigator?.mediaDevices;
     this.PC = RTCPeerConnectionImpl ?? globalThis.RTCPeerConnection;
     this.iceServers = iceServers;
@@ -55,6 +66,7 @@ export class CallPeer extends Emitter {
   _wirePc(pc) {
     this.pc = pc;
     pc.onnegotiationneeded = async () => {
+      if (this.awaitOffer && !pc.remoteDescription) return; // the other side's offer comes first
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
@@ -73,8 +85,47 @@ export class CallPeer extends Emitter {
     pc.ontrack = (ev) => this._onTrack(ev);
   }
 
+  /** The data channel for marks and pointers (negotiated, id 0: both sides open it with their first
+   *  tracks, so it rides the same negotiation as the media instead of starting one of its own). */
+  _ensureChannel() {
+    if (this.channel || !this.pc.createDataChannel) return;
+    const channel = this.pc.createDataChannel("guidance", { negotiated: true, id: 0 });
+    this.channel = channel;
+    channel.onopen = () => this.emit("channel", { open: true });
+    channel.onclose = () => this.emit("channel", { open: false });
+    channel.onmessage = ({ data }) => {
+      try {
+        this.emit("data", JSON.parse(data));
+      } catch {
+        /* not ours: ignore */
+      }
+    };
+  }
+
+  /** Send an object over the data channel; false when it is not open (use the socket instead). */
+  sendData(obj) {
+    if (this.channel?.readyState !== "open") return false;
+    this.channel.send(JSON.stringify(obj));
+    return true;
+  }
+
+  /** Adopt the tracks of a stream another CallPeer opened (the mesh's further legs, the monitor leg). */
+  addLocalStream(stream, { shared = true } = {}) {
+    this.localStream = stream;
+    this.sharedLocal = shared;
+    this._ensureChannel();
+    for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
+    this.sendMediaState();
+  }
+
+  /** Is this message from our peer (always, when no `peer` was given)? */
+  _fromPeer(m) {
+    return !this.peer || (m.from ?? m.member ?? this.peer) === this.peer;
+  }
+
   _wireSocket() {
-    const on = (type, fn) => this._offs.push(this.socket.on(type, (m) => m.room === this.room && fn(m)));
+    const on = (type, fn) => this._offs.push(
+      this.socket.on(type, (m) => m.room === this.room && this._fromPeer(m) && fn(m)));
     on("signal", (m) => {
       this._chain = this._chain.then(() => this._onSignal(m)).catch((err) => this.emit("error", err));
     });
@@ -85,7 +136,7 @@ export class CallPeer extends Emitter {
   }
 
   _signal(payload) {
-    this.socket.send(messages.signal(this.room, payload));
+    this.socket.send(messages.signal(this.room, payload, this.peer));
   }
 
   async _onSignal({ description, candidate }) {
@@ -152,7 +203,7 @@ export class CallPeer extends Emitter {
     const v = this.localStream?.getVideoTracks()[0];
     this.socket.send(messages.mediaState(this.room, {
       audio: !!a?.enabled, video: !!v?.enabled, screen: !!this.screenStream, screenStream: this.screenStream?.id,
-    }));
+    }, this.peer));
   }
 
   /**
@@ -170,6 +221,7 @@ export class CallPeer extends Emitter {
       this.emit("fallback", { error });
     }
     this.localStream = stream;
+    this._ensureChannel();
     for (const track of stream.getTracks()) this.pc.addTrack(track, stream);
     this.sendMediaState();
     this.emit("localstream", stream);
@@ -275,7 +327,9 @@ export class CallPeer extends Emitter {
     this.remoteStream = null;
     this.remoteScreen = null;
     this._prevStats = null;
+    this.channel = null;
     this._wirePc(new this.PC({ iceServers: this.iceServers }));
+    if (this.localStream) this._ensureChannel();
     for (const t of this.localStream?.getTracks() ?? []) this.pc.addTrack(t, this.localStream);
     const screen = this.screenStream?.getVideoTracks()[0];
     this.screenSender = screen ? this.pc.addTrack(screen, this.screenStream) : null;
@@ -321,7 +375,9 @@ export class CallPeer extends Emitter {
   /** Stop local tracks, close the connection and stop listening to the socket. */
   close() {
     for (const off of this._offs.splice(0)) off();
-    for (const s of [this.localStream, this.screenStream]) for (const t of s?.getTracks() ?? []) t.stop();
+    for (const s of [this.sharedLocal ? null : this.localStream, this.screenStream]) {
+      for (const t of s?.getTracks() ?? []) t.stop();
+    }
     this.pc.close();
     this.emit("connectionstate", { state: "closed" });
   }

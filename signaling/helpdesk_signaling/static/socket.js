@@ -49,8 +49,9 @@ export function backoffDelay(attempt, { baseMs = 500, capMs = 10000, random = Ma
 export const messages = {
   ping: () => ({ type: "ping" }),
   /** @param {string} room @param {{description?: RTCSessionDescriptionInit, candidate?: RTCIceCandidateInit|null}} p */
-  signal: (room, p) => {
+  signal: (room, p, to = null) => {
     const msg = { type: "signal", room };
+    if (to) msg.to = to; // a room of three or four: one connection per pair
     if (p.description) msg.description = { type: p.description.type, sdp: p.description.sdp ?? "" };
     else msg.candidate = p.candidate ?? null;
     return msg;
@@ -69,9 +70,16 @@ export const messages = {
     return msg;
   },
   /** @param {string} room @param {{audio: boolean, video: boolean, screen: boolean, screenStream?: string|null}} s */
-  mediaState: (room, s) => {
+  mediaState: (room, s, to = null) => {
     const msg = { type: "media.state", room, audio: !!s.audio, video: !!s.video, screen: !!s.screen };
     if (s.screen && s.screenStream) msg.screen_stream = s.screenStream;
+    if (to) msg.to = to;
+    return msg;
+  },
+  /** A mark on the shared view (annotate.js); without `to` it goes to every other member. */
+  annotate: (room, mark, to = null) => {
+    const msg = { type: "annotate", room, mark };
+    if (to) msg.to = to;
     return msg;
   },
 };

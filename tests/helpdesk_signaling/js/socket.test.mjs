@@ -51,6 +51,10 @@ test("builders produce the examples", () => {
   const inspCand = c["inspection.signal.candidate"];
   assert.deepEqual(messages.inspectionSignal("r-7f3a", "in-4c1d", { candidate: inspCand.candidate }), inspCand);
   assert.deepEqual(messages.mediaState("r-7f3a", { audio: true, video: true, screen: false }), c["media.state"]);
+  const to = c["signal.to"];
+  assert.deepEqual(messages.signal("r-7f3a", { description: to.description }, "s:57"), to);
+  assert.deepEqual(messages.annotate("r-7f3a", c.annotate.mark), c.annotate);
+  assert.deepEqual(messages.annotate("r-7f3a", c["annotate.clear"].mark), c["annotate.clear"]);
   assert.deepEqual(
     messages.mediaState("r-7f3a", { audio: true, video: true, screen: true, screenStream: "3f0c1a7e-screen" }),
     c["media.state.screen"],
