@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -74,23 +75,32 @@ def unavailable_response() -> JSONResponse:
 
 def install_outage_handlers(app: FastAPI) -> None:
     """503 + Retry-After for every route whose database or Redis call failed for want of the
-    service; any other error of these classes keeps its usual path (re-raised)."""
+    service; any other error of these classes goes to the handler installed before (the error
+    family's mapping: out-of-range values, integrity errors) or on its usual path."""
 
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        if request.scope["type"] != "http" or not is_service_unavailable(exc):
-            raise exc  # sockets answer outages themselves (helpdesk.journey.ws)
-        log.warning("%s %s: %s unavailable (%s: %s)", getattr(request, "method", "WS"), request.url.path,
-                    which_service(exc), type(exc).__name__, str(exc)[:200])
-        return unavailable_response()
+    def handler(cls: type[Exception]) -> Any:
+        previous = app.exception_handlers.get(cls)
 
-    for cls in (OSError, sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError):
-        app.add_exception_handler(cls, _unavailable)
+        async def _unavailable(request: Request, exc: Exception) -> Any:
+            if request.scope["type"] != "http" or not is_service_unavailable(exc):
+                if previous is not None and request.scope["type"] == "http":
+                    return await previous(request, exc)  # type: ignore[misc]
+                raise exc  # sockets answer outages themselves (helpdesk.journey.ws)
+            log.warning("%s %s: %s unavailable (%s: %s)", getattr(request, "method", "WS"), request.url.path,
+                        which_service(exc), type(exc).__name__, str(exc)[:200])
+            return unavailable_response()
+
+        return _unavailable
+
+    classes: list[type[Exception]] = [OSError, sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError]
     try:
         import asyncpg
+
+        classes += [asyncpg.PostgresError, asyncpg.InterfaceError]
     except ImportError:
-        return
-    app.add_exception_handler(asyncpg.PostgresError, _unavailable)
-    app.add_exception_handler(asyncpg.InterfaceError, _unavailable)
+        pass
+    for cls in classes:
+        app.add_exception_handler(cls, handler(cls))
 
 
 def log_failure(logger: logging.Logger, exc: BaseException, what: str) -> None:

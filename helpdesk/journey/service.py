@@ -232,6 +232,7 @@ class Journey:
         if wo.transferred_from_id is not None:  # #19: a conference transfer keeps the first agent on
             from helpdesk.journey.party import keep_transferring_agent
 
+            await self.flush_queued()  # both have their room.joined before anyone hears of a third member
             await keep_transferring_agent(self, wo)
         accepted_at = self._accepted_at.pop(event.ticket, None)
         if accepted_at is not None:  # offer accepted → room open and both told

@@ -150,6 +150,7 @@ async def test_consult_adds_and_removes_a_colleague(settings: Settings, turnserv
             await start_call(live, agent, applicant)
             await login(colleague, seed["agent2"].username)
             # Consult: the agent brings in a named colleague (online, not ready for the queue).
+            await agent.click("#consult-open")  # the consult tools are folded away by default
             await agent.fill("#consult-staff", str(seed["agent2"].id))
             await agent.click("[data-guide=consult]")
             for page in (agent, applicant, colleague):

@@ -13,11 +13,19 @@ import { post, detailText } from './api.js';
 const TOOLS = [['pointer', '➤'], ['arrow', '↗'], ['circle', '◯'], ['free', '✎']];
 
 const STYLE = `
-.guide-tools { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
+.guide-tools { display: inline-flex; flex-wrap: wrap; gap: 6px; margin: 6px 6px 6px 0; vertical-align: top; }
 .guide-tools button { min-width: 44px; min-height: 44px; padding: 4px 10px; border-radius: 8px;
   border: 1px solid #9aa5b1; background: #fff; font-size: 15px; }
 .guide-tools button[aria-pressed="true"] { background: #0b5cad; color: #fff; border-color: #0b5cad; }
 .guide-tools button:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
+.guide-staff { margin: 0; }
+.guide-staff summary { min-height: 44px; display: flex; align-items: center; padding: 0 10px; cursor: pointer;
+  border: 1px solid #9aa5b1; border-radius: 8px; background: #fff; font-size: 15px; }
+.guide-staff[open] summary { margin-bottom: 6px; }
+/* The console (tablet): icons only, names kept for screen readers and as tooltips. */
+.console .guide-tools .guide-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
+.guide-tiles:empty { display: none; }
 .guide-status { margin: 4px 0; padding: 6px 10px; border-radius: 8px; background: #fff4d6; color: #5c4400; }
 .guide-status:empty { display: none; }
 .guide-tiles { display: flex; flex-wrap: wrap; gap: 8px; margin: 6px 0; }
@@ -97,7 +105,9 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
     const b = document.createElement('button');
     b.type = 'button';
     b.dataset.guide = key;
-    b.textContent = `${icon} ${t(`guide.${key}`)}`;
+    const label = Object.assign(document.createElement('span'), { className: 'guide-label', textContent: t(`guide.${key}`) });
+    b.append(Object.assign(document.createElement('span'), { textContent: icon, ariaHidden: 'true' }), ' ', label);
+    b.title = t(`guide.${key}`);
     b.setAttribute('aria-pressed', 'false');
     b.addEventListener('click', onClick);
     bar.append(b);
@@ -144,10 +154,16 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
 
   // ---- staff: consult a colleague or the on-duty expert, leave the applicant with them ------------
   if (role !== 'applicant') {
+    // Folded away by default: consulting is occasional, and a tablet keeps the call controls in view.
+    const fold = document.createElement('details');
+    fold.className = 'guide-staff';
+    const summary = Object.assign(document.createElement('summary'), { textContent: t('guide.consult') });
+    summary.id = 'consult-open';
     const staffBar = document.createElement('div');
-    staffBar.className = 'guide-tools guide-staff';
+    staffBar.className = 'guide-tools';
     staffBar.setAttribute('role', 'group');
     staffBar.setAttribute('aria-label', t('guide.consult'));
+    fold.append(summary, staffBar);
     const idInput = Object.assign(document.createElement('input'), { type: 'number', min: '1', id: 'consult-staff' });
     idInput.setAttribute('aria-label', t('guide.consult_staff'));
     idInput.placeholder = t('guide.consult_staff');
@@ -165,7 +181,7 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
       act('guide.consult', () => post(`${base}/participants`, { staff_id: Number(idInput.value) })),
       act('guide.consult_expert', () => post(`${base}/participants`, { expert: true })),
       act('guide.leave', () => post(`${base}/leave`)));
-    bar.insertAdjacentElement('afterend', staffBar);
+    bar.append(fold); // on the toolbar's own row: the call controls stay on a tablet's first screen
   }
 
   // ---- status line (monitoring, people joining and leaving) -------------------------------------
@@ -173,12 +189,13 @@ export function attachGuidance({ socket, root = document, room, me, peer, role, 
   status.className = 'guide-status';
   status.setAttribute('role', 'status');
   status.setAttribute('aria-live', 'polite');
-  (root.querySelector('.guide-staff') ?? bar).insertAdjacentElement('afterend', status);
+  bar.insertAdjacentElement('afterend', status);
   const say = (key, args) => { status.textContent = t(key, args); };
 
   // ---- a call of three or four: one more peer connection per further member (mesh.js) ----------
   const tiles = document.createElement('div');
   tiles.className = 'guide-tiles';
+  tiles.setAttribute('role', 'group'); // a labelled group of videos (aria-label needs a role)
   tiles.setAttribute('aria-label', t('guide.participants'));
   status.insertAdjacentElement('afterend', tiles);
   const iceServers = joined.ice_servers || [];

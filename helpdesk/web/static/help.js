@@ -6,6 +6,7 @@ import { renderDeviceWording, labelTableCells, confirmHangup } from './help-ui.j
 import { openSocket, socketErrorText } from './socket.js';
 import { createCallView, setCallState } from './callview.js';
 import { initCallbackForm, initRatingForm } from './help-forms.js';
+import { renderPackage } from './help-package.js';
 import { createApplicantInspection } from './inspect.js';
 
 const $ = (id) => document.getElementById(id);
@@ -134,20 +135,6 @@ function renderAvailability() {
 function itemUrl() {
   const q = page.unitCode ? `?unit=${encodeURIComponent(page.unitCode)}` : '';
   return `/api/help/items/${encodeURIComponent(page.itemCode)}${q}`;
-}
-
-/** 一件事一次办: the package's name and every item handled with this request, under the item's name. */
-async function renderPackage() {
-  const el = $('item-package');
-  if (!page.packageCode || !el) return;
-  try {
-    const pkg = await get(`/api/help/packages/${encodeURIComponent(page.packageCode)}`);
-    const en = getLang() === 'en';
-    const names = pkg.items.map((i) => (en && i.name_en) || i.name).join(en ? ', ' : '、');
-    el.replaceChildren(...[t('help.package', { name: (en && pkg.name_en) || pkg.name }), t('help.package_items', { items: names })]
-      .map((text) => Object.assign(document.createElement('span'), { textContent: text })));
-    el.hidden = false;
-  } catch { page.packageCode = ''; } // an unknown or retired package: help for the item alone
 }
 
 async function refreshItem() {
@@ -342,7 +329,7 @@ async function boot() {
   page.needsPhoneCode = !!session?.needs_phone_code;
   page.packageCode = page.packageCode || session?.handoff?.ctx?.package || '';
   renderHandoff(session?.handoff);
-  renderPackage();
+  renderPackage(page);
   try {
     renderItem(await get(itemUrl()));
   } catch (err) {

@@ -43,12 +43,19 @@ def cases(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any] | None, bo
 BULK = [("POST", "/api/admin/imports/items"), ("GET", "/api/admin/imports/progress/job-12345678"),
         ("GET", "/api/admin/exports/units.csv")]
 LISTS = ["/api/admin/me", "/api/admin/units", "/api/admin/departments", "/api/admin/items", "/api/admin/staff",
-         "/api/admin/holidays/2026", "/api/admin/api-tokens"]
+         "/api/admin/holidays/2026", "/api/admin/api-tokens", "/api/admin/webhooks", "/api/admin/webhook-deliveries",
+         "/api/admin/messages", "/api/admin/message-templates", "/api/admin/packages"]
+# The bureau's own routes (role admin, never a unit admin): here only "agents and unit admins are
+# refused"; what the admin gets is tested beside each (test_privacy.py, tests/helpdesk/integration/).
+BUREAU_ONLY = [("GET", "/api/admin/applicants/a1/export"), ("POST", "/api/admin/applicants/a1/erase"),
+               ("POST", "/api/admin/webhooks"), ("DELETE", "/api/admin/webhooks/1"),
+               ("POST", "/api/admin/webhook-deliveries/d1/replay"), ("PUT", "/api/admin/message-templates/k/en"),
+               ("PUT", "/api/admin/packages/P1")]
 
 
 def test_every_admin_route_has_a_scope_case() -> None:
     ids = dict.fromkeys(("b", "b_town", "staff_agent_b", "closure_b", "token_b"), 1)
-    tried = [(m, p) for m, p, _, _ in cases(ids)] + [("GET", p) for p in LISTS] + BULK
+    tried = [(m, p) for m, p, _, _ in cases(ids)] + [("GET", p) for p in LISTS] + BULK + BUREAU_ONLY
     templates = [(m, p) for (m, p), v in ROUTES.items() if v == ADMIN and p.startswith("/api/admin/")]
     for method, template in templates:
         pattern = re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)) + "$")
@@ -82,6 +89,10 @@ async def test_scope_of_every_admin_route(settings: Settings, clock: FakeClock) 
         for who in ("agent_a", "super_a"):
             r = await c[who].post("/api/admin/imports/items", files={"file": ("i.csv", b"code\n")})
             assert r.status_code == 403, r.text
+        for method, path in BUREAU_ONLY:
+            for who in ("agent_a", "super_a", "admin_a"):
+                r = await c[who].request(method, path, json={})
+                assert r.status_code == 403, f"{who} {method} {path} → {r.status_code}"
 
 
 async def test_import_and_export_stay_in_scope(settings: Settings, clock: FakeClock) -> None:
