@@ -84,10 +84,15 @@ async def test_staff_pages(settings: Settings, chromium_path: str) -> None:
         found += await violations(sup, "figures (en)")
         await sup.click("#sup-tab-wall")
         found += await violations(sup, "wall (en)")
+        await sup.locator(f'#sup-unresolved tr[data-key="{room}"] button.linkish').click()
+        await expect(sup.locator("#sup-drawer-timeline")).not_to_be_empty()
+        found += await violations(sup, "work-order drawer (en)")
+        await sup.click("#sup-drawer-close")
         kb = await sup.context.new_page()
-        await kb.goto("/console/kb.html")
-        await expect(kb.locator("#kb-view-search")).not_to_be_empty()
-        found += await violations(kb, "KB page")
+        for lang in ("en", "zh-CN"):  # the choice made on the wall, then the other language by link
+            await kb.goto(f"/console/kb.html?lang={lang}")
+            await expect(kb.locator("#kb-view-search")).not_to_be_empty()
+            found += await violations(kb, f"KB page ({lang})")
         await kb.close()
 
         await sup.context.close()  # one socket per person: the phone's session replaces it

@@ -17,6 +17,7 @@ from helpdesk.app import create_app
 from helpdesk.config import Settings
 from tests.conftest import free_port
 from tests.helpdesk.test_cli import run as run_cli
+from tests.journey.a11y import violations
 from tests.journey.browser import chromium, collect_console
 
 pytestmark = pytest.mark.browser
@@ -78,6 +79,7 @@ async def test_a_bureau_sets_itself_up_from_an_empty_database(tmp_path: Path, ch
     settings = Settings(dev_mode=True, database_url=f"sqlite+aiosqlite:///{var}/cli.db", redis_url=None,
                         upload_dir=var / "uploads", kb_index_dir=var / "kb-index", recordings_dir=var / "rec")
     console: list[str] = []
+    found: list[str] = []
     async with serve(settings) as url, chromium(chromium_path) as browser:
         admin = await (await browser.new_context(base_url=url, viewport={"width": 1024, "height": 768})).new_page()
         agent = await (await browser.new_context(base_url=url)).new_page()
@@ -106,6 +108,14 @@ async def test_a_bureau_sets_itself_up_from_an_empty_database(tmp_path: Path, ch
             await admin.click("#org-save")
             await expect(admin.locator("#toast")).to_contain_text("已保存")
             await admin.screenshot(path=str(tmp_path / "admin-org.png"))
+            # Every admin tab is clean under axe, in Chinese and in English.
+            for lang in ("zh", "en"):
+                for tab in ("org", "items", "staff", "holidays", "tokens", "import", "integration"):
+                    await admin.click(f'.tab[data-panel="{tab}"]')
+                    await expect(admin.locator(f"#panel-{tab}")).to_be_visible()
+                    found += await violations(admin, f"admin {tab} ({lang})")
+                await admin.click(".lang-toggle >> nth=-1")
+            await admin.click('.tab[data-panel="org"]')
             # 6. the agent's first login: the one-time password must be replaced
             await agent.goto("/console/")
             await agent.fill("#login-username", "wang")
@@ -131,4 +141,5 @@ async def test_a_bureau_sets_itself_up_from_an_empty_database(tmp_path: Path, ch
             for i, page in enumerate((admin, agent, applicant)):
                 await page.screenshot(path=str(tmp_path / f"failed-{i}.png"))
             raise
+    assert not found, "\n".join(found)
     assert not [m for m in console if "pageerror" in m], console
