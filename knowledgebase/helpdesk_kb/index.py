@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from whoosh import index as windex
 from whoosh import writing
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher
 
 from helpdesk_kb.analysis import chinese_analyzer
@@ -35,6 +37,19 @@ INDEX_NAME = "kb"
 # Bump when the schema or the analyzer (stop words) changes: an index of another version is recreated
 # empty at open and refilled from the database (wiring._rebuild_if_empty).
 SCHEMA_VERSION = "2"
+
+
+def vanishing_retry(read: Callable[[], Any], attempts: int = 20) -> Any:
+    """Runs a read of the table of contents again when another process's commit removed the file
+    between Whoosh listing the folder and opening it (a committing writer deletes the old TOC)."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def make_schema() -> Schema:
@@ -112,8 +127,11 @@ class KbIndex:
             try:
                 marker = self.path / "schema-version"
                 current = marker.read_text().strip() if marker.exists() else None
-                if windex.exists_in(str(self.path), indexname=INDEX_NAME) and current == SCHEMA_VERSION:
-                    return windex.open_dir(str(self.path), indexname=INDEX_NAME)
+                if current == SCHEMA_VERSION:
+                    try:
+                        return vanishing_retry(lambda: windex.open_dir(str(self.path), indexname=INDEX_NAME))
+                    except EmptyIndexError:
+                        pass
                 log.info("creating the KB index (schema %s, found %s) in %s", SCHEMA_VERSION, current, self.path)
                 ix = windex.create_in(str(self.path), make_schema(), indexname=INDEX_NAME)
                 marker.write_text(SCHEMA_VERSION)
@@ -162,13 +180,13 @@ class KbIndex:
         """This thread's searcher, reopened if another writer (any process) committed since."""
         current: Searcher | None = getattr(self._local, "searcher", None)
         if current is None:
-            current = self.ix.searcher()
+            current = vanishing_retry(self.ix.searcher)
             with self._searchers_lock:
                 self._searchers.append(current)
         elif not current.up_to_date():
             # A fresh searcher, not Searcher.refresh(): its segment reuse keeps stale deletions
             # (segments compare by id) and can keep segments a merge removed.
-            fresh = self.ix.searcher()
+            fresh = vanishing_retry(self.ix.searcher)
             with self._searchers_lock:
                 self._searchers.remove(current)
                 self._searchers.append(fresh)

@@ -75,6 +75,50 @@ def test_concurrent_writers_in_two_processes_lose_nothing(tmp_path: Path) -> Non
         index.close()
 
 
+def test_opening_and_reading_while_another_process_commits(tmp_path: Path) -> None:
+    """A committing writer deletes the previous table of contents; a handle opened (or a searcher
+    reopened) between Whoosh's listing and its read must try again, not fail (seen in CI)."""
+    folder = tmp_path / "ix"
+    KbIndex(folder).close()
+    writer = run_writer(folder, "w", "城镇污水排入排水管网许可", 150)
+    opened = 0
+    try:
+        while writer.poll() is None:
+            handle = KbIndex(folder)
+            try:
+                handle.searcher()  # opens the index, then a searcher on its newest generation
+                opened += 1
+            finally:
+                handle.close()
+    finally:
+        assert writer.wait(timeout=120) == 0
+    assert opened > 0
+
+
+def test_a_table_of_contents_removed_under_the_reader_is_read_again(tmp_path: Path, monkeypatch: Any) -> None:
+    """The race above made deterministic: the first open of each .toc file fails as it does when
+    another process's commit deleted it between Whoosh's listing and its open."""
+    from whoosh.filedb.filestore import FileStorage
+
+    folder = tmp_path / "ix"
+    KbIndex(folder).write([IndexDoc(id="a", title="企业设立登记", body="设立公司")])
+    real_open, failed = FileStorage.open_file, []
+
+    def open_file(storage: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.endswith(".toc") and name not in failed:
+            failed.append(name)
+            raise FileNotFoundError(name)
+        return real_open(storage, name, *args, **kwargs)
+
+    monkeypatch.setattr(FileStorage, "open_file", open_file)
+    handle = KbIndex(folder)
+    try:
+        assert handle.search("设立").total == 1
+    finally:
+        handle.close()
+    assert failed
+
+
 async def test_a_machine_with_its_own_index_catches_up_from_the_database(
     settings: Settings,
     clock: FakeClock,
