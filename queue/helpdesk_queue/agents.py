@@ -29,11 +29,13 @@ def reserve(agent: AgentPresence) -> bool:
     return True
 
 
-def settle_offer(agent: AgentPresence, outcome: OfferOutcome, missed_limit: int) -> None:
-    """An offer ended: accepted (one more call), missed (declined or timed out) or cancelled."""
+def settle_offer(agent: AgentPresence, outcome: OfferOutcome, missed_limit: int, now: float | None = None) -> None:
+    """An offer ended: accepted (one more call, from `now`), missed (declined or timed out) or cancelled."""
     agent.pending_offers = max(0, agent.pending_offers - 1)
     if outcome == "accepted":
         agent.active_calls += 1
+        if agent.active_calls == 1:
+            agent.call_since = now
         agent.missed_offers = 0
     elif outcome == "missed":
         agent.missed_offers += 1
@@ -45,6 +47,8 @@ def settle_offer(agent: AgentPresence, outcome: OfferOutcome, missed_limit: int)
 def end_call(agent: AgentPresence, now: float, wrapup_s: float) -> None:
     """A call ended: wrap-up (or ready) once the agent holds no other call or offer."""
     agent.active_calls = max(0, agent.active_calls - 1)
+    if agent.active_calls == 0:
+        agent.call_since = None
     if agent.state in WORKING_STATES and agent.active_calls == 0 and agent.pending_offers == 0:
         if wrapup_s > 0:
             agent.state, agent.wrapup_until = "wrap_up", now + wrapup_s
@@ -83,6 +87,7 @@ def expire(agent: AgentPresence) -> None:
     agent.state = "offline"
     agent.pending_offers = 0
     agent.active_calls = 0
+    agent.call_since = None
     agent.wrapup_until = None
 
 

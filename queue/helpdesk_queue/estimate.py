@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from helpdesk_queue.head import HEAD_POSITIONS, HEAD_SLOTS, head_waits, slots_for
 from helpdesk_queue.models import STAFFED_STATES, AgentPresence, QueueSettings, QueueStatus, WaitingEntry
 from helpdesk_queue.routing import eligible_level, queue_order, reachable_level
 
@@ -12,6 +15,11 @@ Z80 = 1.2816  # the 10th and 90th percentiles of a normal: a range that holds fo
 PRIOR_CALLS = 30  # history for this weekday and hour weighs as this many of today's calls
 ABANDON_AHEAD = 0.5  # of the line's abandonment share, how much falls on those still ahead (calibrated)
 MIN_RELATIVE_ERROR = 0.03
+# The head's draws (head.py) already hold the waits' spread; widened this much less for what the
+# occupied time's estimate may miss, and with those ahead giving up at this share (both calibrated on
+# bench_expected_wait).
+HEAD_WIDEN = 0.6
+HEAD_ABANDON_AHEAD = 0.8
 SPREAD = 0.75  # the renewal approximation overstates the waits' spread (calibrated on bench_expected_wait)
 
 
@@ -120,6 +128,27 @@ def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tupl
     return (gamma_quantile(mean, var, 0.0), gamma_quantile(mean, wider, -Z80), gamma_quantile(mean, wider, Z80))
 
 
+def head_range(draws: np.ndarray, model: LineModel) -> tuple[float, float, float]:
+    """(median, low, high) of one place's drawn waits; the range widened, as in wait_range, by how
+    well the line's occupied time is known."""
+    mid, low, high = (float(q) for q in np.quantile(draws, (0.5, 0.1, 0.9)))
+    known = max(MIN_RELATIVE_ERROR, 0.5 * model.cv / model.calls**0.5)
+    return mid, max(0.0, low * (1 - HEAD_WIDEN * known)), high * (1 + HEAD_WIDEN * known)
+
+
+def head_draws(entry: WaitingEntry, agents: Sequence[AgentPresence], now: float, settings: QueueSettings,
+               model: LineModel, wraps: Sequence[float], places: int) -> np.ndarray | None:
+    """Drawn waits of the line's first `places` places (head.head_waits), or None where the renewal
+    model is as good: many slots, or places far behind the head."""
+    slots = slots_for(entry, agents, now, settings.fallback_after_s, settings.wrapup_s)
+    if not 0 < slots.staffed <= HEAD_SLOTS or places - slots.free > HEAD_POSITIONS:
+        return None
+    wrap = sum(wraps) / len(wraps) if wraps else 0.0
+    talk = max(1.0, model.occupied_s - wrap)
+    return head_waits(slots, places, talk, model.cv * model.occupied_s / talk, wraps,
+                      1 - HEAD_ABANDON_AHEAD * model.abandon)
+
+
 def gamma_quantile(mean: float, var: float, z: float) -> float:
     """The quantile at normal deviate z of the gamma distribution with this mean and variance (a wait
     for k departures is about Gamma(k)), by the Wilson-Hilferty cube approximation (within ~5 % even
@@ -158,11 +187,17 @@ def build_statuses(
     wrapup_key(unit) → recent wrap-up times; `history` gives each line's seed. `ranks`: positions
     already known (the store's line_positions), so `entries` may hold only the asked tickets instead
     of their whole lines."""
+    tickets = list(tickets)
     pos = dict(ranks) if ranks is not None else positions(entries)
     by_ticket = {e.ticket: e for e in entries}
     out: dict[str, QueueStatus] = {}
     seen: dict[tuple[object, ...], tuple[int, int, int]] = {}  # applicants alike share the staffing
     models: dict[str, LineModel] = {}
+    heads: dict[tuple[object, ...], np.ndarray | None] = {}  # drawn waits of the head, per staffing
+    places: dict[str, int] = {}  # the furthest place asked for in each line
+    for ticket in tickets:
+        if (asked := by_ticket.get(ticket)) is not None:
+            places[asked.line] = max(places.get(asked.line, 0), pos[ticket])
     for ticket in tickets:
         entry = by_ticket.get(ticket)
         if entry is None:
@@ -180,7 +215,14 @@ def build_statuses(
                 models[entry.line] = line_model(
                     handle_times.get(entry.line, ()), handle_times.get(wrapup_key(entry.unit_id), ()),
                     history(entry) if history is not None else None, settings.default_handle_time_s)
-            found = wait_range(pos[ticket], staffed, free, models[entry.line])
+            model, wraps = models[entry.line], handle_times.get(wrapup_key(entry.unit_id), ())
+            if key not in heads:
+                heads[key] = head_draws(entry, agents, now, settings, model, wraps, places[entry.line])
+            drawn = heads[key]
+            if drawn is not None and pos[ticket] > free:
+                found = head_range(drawn[pos[ticket] - 1], model)
+            else:
+                found = wait_range(pos[ticket], staffed, free, model)
             level = reachable_level(entry, now, settings.fallback_after_s)
         wait, low, high = (None, None, None) if found is None else (round(found[0]), *map(round, found[1:]))
         out[ticket] = QueueStatus(ticket, entry.work_order_id, entry.state, pos[ticket], wait, ready, level,

@@ -246,7 +246,7 @@ class MemoryQueueStore:
             return "expired", clone_entry(entry), None
         await self.remove_entry(ticket)
         return "taken", entry, await self.update_agent(
-            agent_id, lambda a: agent_rules.settle_offer(a, "accepted", missed_limit=0))
+            agent_id, lambda a: agent_rules.settle_offer(a, "accepted", missed_limit=0, now=now))
 
     async def offers_of(self, agent_id: int) -> list[WaitingEntry]:
         tickets = sorted(self._offers.get(agent_id, ()), key=lambda t: self._entries[t].sort_key())

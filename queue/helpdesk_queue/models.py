@@ -86,6 +86,7 @@ class AgentPresence:
     missed_offers: int = 0  # declined or timed-out offers in a row
     last_heartbeat: float = 0.0
     wrapup_until: float | None = None
+    call_since: float | None = None  # when its first current call began (the expected wait uses it)
 
     @property
     def free(self) -> int:

@@ -220,6 +220,7 @@ if a[1] then
   end
   redis.call('HSET', ak, 'pending', pending, 'calls', calls, 'missed', 0, 'state', state,
              'v', tonumber(a[4] or '0') + 1)
+  if calls == 1 then redis.call('HSET', ak, 'call', ARGV[6]) end
   idx_agent(agent)
 end
 return {'taken', h, redis.call('HGETALL', ak)}

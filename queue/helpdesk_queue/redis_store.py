@@ -103,6 +103,7 @@ def encode_agent(a: AgentPresence) -> dict[str, str]:
         "pending": str(a.pending_offers), "state": a.state, "idle": repr(a.idle_since),
         "missed": str(a.missed_offers), "hb": repr(a.last_heartbeat),
         "wrap": "" if a.wrapup_until is None else repr(a.wrapup_until), "ik": " ".join(index.agent_keys(a)),
+        "call": "" if a.call_since is None else repr(a.call_since),
     }  # fmt: skip
 
 
@@ -111,7 +112,7 @@ def decode_agent(h: dict[str, str]) -> AgentPresence:
         int(h["id"]), int(h["unit"]), set(json.loads(h["items"])), set(json.loads(h["depts"])),
         capacity=int(h["cap"]), active_calls=int(h["calls"]), pending_offers=int(h["pending"]),
         state=h["state"], idle_since=float(h["idle"]), missed_offers=int(h["missed"]),  # type: ignore[arg-type]
-        last_heartbeat=float(h["hb"]), wrapup_until=_opt(h["wrap"]),
+        last_heartbeat=float(h["hb"]), wrapup_until=_opt(h["wrap"]), call_since=_opt(h.get("call", "")),
     )  # fmt: skip
 
 

@@ -181,6 +181,7 @@ class QueueService:
                 agent.active_calls, agent.pending_offers = old.active_calls, old.pending_offers
                 agent.state, agent.idle_since = old.state, old.idle_since
                 agent.missed_offers, agent.wrapup_until = old.missed_offers, old.wrapup_until
+                agent.call_since = old.call_since
             agent.last_heartbeat = now
             await self.store.upsert_agent(agent)
             if state in ("ready", "away", "offline"):

@@ -11,12 +11,14 @@ from helpdesk_queue.estimate import (
     LineModel,
     Seed,
     expected_wait,
+    head_range,
     line_model,
     positions,
     wait_range,
     wrapup_key,
 )
 from helpdesk_queue.events import Offered
+from helpdesk_queue.head import Slots, head_waits
 from helpdesk_queue.models import WaitingEntry
 from helpdesk_queue.testing import T0, TOWN, Harness, make_agent, make_entry
 
@@ -87,9 +89,9 @@ async def test_history_seeds_the_estimate_before_any_call_today(harness: Harness
     await svc.join(make_entry("y", at=T0 + 1))
     status = await svc.status("y")
     assert status is not None and seen == ["100:7"]
-    expected = wait_range(1, 1, 0, line_model([], [], Seed(900, 0.8, 120), 300))
-    assert expected is not None and status.expected_wait_s == round(expected[0])
-    assert status.expected_wait_s > 400  # 900 s calls, one agent: far beyond what 300 s calls give
+    # The one agent's call has just begun: all of it is still to come, a 900 s call with CV 0.8
+    # whose median is 900 / √(1 + 0.8²) ≈ 703 s (the head's draws, head.py).
+    assert status.expected_wait_s is not None and 600 < status.expected_wait_s < 820
     svc.history = None
     unseeded = await svc.status("y")
     assert unseeded is not None and unseeded.expected_wait_s is not None
@@ -119,9 +121,42 @@ async def test_wrapup_counts_as_agent_occupied_time(harness: Harness) -> None:
     status = await svc.status("w")
     model = line_model([300] * 4, [90, 90, 90, 120], None, 300)
     assert model.occupied_s == pytest.approx((300 + 4 * (300 + 97.5)) / 5)
-    assert status is not None and status.expected_wait_s == round(wait_range(1, 1, 0, model)[0])  # type: ignore[index]
-    talk_only = wait_range(1, 1, 0, line_model([300] * 4, [], None, 300))
-    assert talk_only is not None and status.expected_wait_s > talk_only[0] * 1.2
+    # The agent's call has just begun: the head's draws are a whole call, then its wrap-up.
+    assert status is not None and status.expected_wait_s == round(head_point(model, [0.0], [90, 90, 90, 120], 1))
+    talk_only = head_point(line_model([300] * 4, [], None, 300), [0.0], [], 1)
+    assert status.expected_wait_s > talk_only * 1.2
+
+
+async def test_a_call_well_under_way_frees_its_agent_sooner(harness: Harness) -> None:
+    """The head's draws know how long each busy call has run (AgentPresence.call_since, set by the
+    accept in both stores): 500 s into a call on a line whose calls take about 600 s, the next
+    applicant waits far less than behind a call that has just begun (the renewal model alone showed
+    the same wait both times)."""
+    svc = harness.service
+    svc.settings = replace(svc.settings, presence_ttl_s=10_000)
+    svc.history = lambda entry: Seed(occupied_s=600, cv=0.5, calls=300, abandon_share=0.0)
+    await svc.agent_online(make_agent(1))
+    await svc.join(make_entry("x"))
+    await svc.accept("x", 1)
+    agent = await svc.store.get_agent(1)
+    assert agent is not None and agent.call_since == harness.now.t
+    await svc.join(make_entry("y", at=T0 + 1))
+    fresh = (await svc.status("y")).expected_wait_s  # type: ignore[union-attr]
+    harness.now.advance(500)
+    await svc.agent_online(make_agent(1), "busy")  # a console reconnecting keeps the call's start
+    under_way = (await svc.status("y")).expected_wait_s  # type: ignore[union-attr]
+    assert fresh is not None and under_way is not None
+    assert fresh > 450 and under_way < 0.5 * fresh
+    await svc.call_ended(1, 500, "100:7")
+    agent = await svc.store.get_agent(1)
+    assert agent is not None and agent.call_since is None
+
+
+def head_point(model: LineModel, talking: list[float], wraps: list[float], place: int) -> float:
+    wrap = sum(wraps) / len(wraps) if wraps else 0.0
+    talk = model.occupied_s - wrap
+    drawn = head_waits(Slots(talking=talking), place, talk, model.cv * model.occupied_s / talk, wraps, 1.0)
+    return head_range(drawn[place - 1], model)[0]
 
 
 def test_positions_per_line_skip_offered() -> None:
@@ -148,7 +183,9 @@ async def test_status_uses_line_aht_and_staffed_agents(harness: Harness) -> None
     status = await svc.status("c")
     assert status is not None
     assert (status.position, status.agents_ready) == (3, 0)
-    assert status.expected_wait_s == round(expected_wait(3, 2, 0, [200, 400], 300))  # type: ignore[arg-type]
+    # Both calls began just now: the head's draws for the 3rd place (head.py).
+    model = line_model([200, 400], [], None, 300)
+    assert status.expected_wait_s == round(head_point(model, [0.0, 0.0], [], 3))
     assert status.expected_wait_low_s is not None and status.expected_wait_high_s is not None
     assert status.expected_wait_low_s < status.expected_wait_s < status.expected_wait_high_s
     await svc.agent_state(1, "offline")
