@@ -74,12 +74,17 @@ export function createMonitor({ socket }) {
 
   async function open(workOrder, number = '') {
     if (state) close();
+    // The agent's page may offer before this answer arrives: keep its signals for the peer.
+    const early = [];
+    const offEarly = socket.on('signal', (m) => early.push(m));
     try {
       const res = await post(`/api/calls/${encodeURIComponent(workOrder)}/monitor`);
       state = { workOrder, number: res.number || number, room: res.room, joined: false };
       // Receive only: no getUserMedia, no track added; the agent's page offers.
       const peer = new CallPeer({ socket, room: res.room, polite: true, iceServers: res.ice_servers || [],
         peer: res.peer?.member ?? null, awaitOffer: true });
+      offEarly();
+      for (const m of early) peer.receive(m);
       peer.on('remotestream', ({ stream }) => watchTile(stream));
       state.peer = peer;
       state.agentName = res.peer?.name ?? '';
@@ -90,6 +95,8 @@ export function createMonitor({ socket }) {
     } catch (err) {
       status.textContent = detailText(err) || String(err.message || err);
       panel.hidden = false;
+    } finally {
+      offEarly();
     }
   }
 

@@ -59,7 +59,8 @@ async def room_joined(journey: Journey, session: AsyncSession, wo: WorkOrder, ro
 
 async def join(journey: Journey, session: AsyncSession, wo: WorkOrder, member: str, kind: str,
                actor: str, **data: Any) -> Room:
-    """Add `member` to the call's room (up to four), tell everyone, record it. The caller commits."""
+    """Add `member` to the call's room (up to four), record it, tell everyone. Commits before telling:
+    a member who hears of it may read the work order at once."""
     room = await journey.hub.get_room(wo.id)
     if room is None:
         raise SignalingError("not_found", "this call is not in progress")
@@ -69,6 +70,7 @@ async def join(journey: Journey, session: AsyncSession, wo: WorkOrder, member: s
     await wos.record_event(session, wo, "participant_joined", actor, journey.now(), member=member, how=kind,
                            **data)
     who = await describe(session, wo, member)
+    await session.commit()
     await journey.send(member, await room_joined(journey, session, wo, room, member))
     for other in room.others(member):
         await journey.send(other, p.RoomMember(room=room.id, member=member, event="joined", name=who["name"],
@@ -78,10 +80,11 @@ async def join(journey: Journey, session: AsyncSession, wo: WorkOrder, member: s
 
 async def leave(journey: Journey, session: AsyncSession, wo: WorkOrder, member: str, actor: str) -> Room:
     """Take `member` out of a call that goes on with the others; with two left the call ends instead
-    (a hang-up). The caller commits."""
+    (a hang-up). Commits before telling, as join does."""
     room = await journey.hub.remove_member(wo.id, member)
     await wos.record_event(session, wo, "participant_left", actor, journey.now(), member=member)
     who = await describe(session, wo, member)
+    await session.commit()
     await journey.send(member, p.CallEnded(room=room.id, work_order=wo.id, reason="left", by=member))
     for other in room.members:
         await journey.send(other, p.RoomMember(room=room.id, member=member, event="left", name=who["name"],

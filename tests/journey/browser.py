@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+# Page assertions wait this long (Playwright's default is 5 s): a call reconnecting after a reload on
+# a loaded 2-core CI machine can take longer, and a slow pass is not a failure.
+expect.set_options(timeout=20_000)
 
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -90,6 +90,9 @@ async def test_supervisor_monitors_receive_only_then_joins(settings: Settings, t
             await connected_legs(agent, 1)
             await login(boss, live.seed["supervisor"].username)
             await boss.goto("/console/supervisor.html")
+            # The monitor's HTTP answer reaches the page after the agent's page has offered (as on a
+            # loaded machine, where CI first saw it): the page must keep that early offer.
+            await boss.route("**/api/calls/*/monitor", _late_answer)
             await boss.locator("[data-monitor]").first.click()
             # The supervisor decodes the agent's camera and the applicant's (forwarded by the agent's
             # page) over one relay-only leg, and sends nothing.
@@ -129,6 +132,12 @@ async def test_supervisor_monitors_receive_only_then_joins(settings: Settings, t
                   (pc.remoteDescription?.sdp || '').split('\\r\\n').filter((l) => l.startsWith('a=cand')).length,
                   pc.getTransceivers().map((t) => t.mid + ':' + t.direction + ':' + t.currentDirection).join(' ')])"""))
             raise
+
+
+async def _late_answer(route: Any) -> None:
+    response = await route.fetch()
+    await asyncio.sleep(2)
+    await route.fulfill(response=response)
 
 
 async def _monitor_ok(boss: Page) -> dict[str, Any] | None:

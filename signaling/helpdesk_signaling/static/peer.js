@@ -126,13 +126,21 @@ export class CallPeer extends Emitter {
   _wireSocket() {
     const on = (type, fn) => this._offs.push(
       this.socket.on(type, (m) => m.room === this.room && this._fromPeer(m) && fn(m)));
-    on("signal", (m) => {
-      this._chain = this._chain.then(() => this._onSignal(m)).catch((err) => this.emit("error", err));
-    });
+    on("signal", (m) => this._queue(m));
     on("media.state", (m) => this._onPeerMedia(m));
     on("peer.resumed", () => this.resume());
     // Our own socket came back inside the grace: the welcome carries the room with resumed=true.
     this._offs.push(this.socket.on("welcome", (w) => w.room?.room === this.room && w.room.resumed && this.resume()));
+  }
+
+  /** A signal that reached the page before this peer existed (e.g. while an HTTP answer was on its
+   *  way): handled as if it came now. */
+  receive(m) {
+    if (m.room === this.room && this._fromPeer(m)) this._queue(m);
+  }
+
+  _queue(m) {
+    this._chain = this._chain.then(() => this._onSignal(m)).catch((err) => this.emit("error", err));
   }
 
   _signal(payload) {
