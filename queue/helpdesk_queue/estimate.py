@@ -15,11 +15,7 @@ Z80 = 1.2816  # the 10th and 90th percentiles of a normal: a range that holds fo
 PRIOR_CALLS = 30  # history for this weekday and hour weighs as this many of today's calls
 ABANDON_AHEAD = 0.5  # of the line's abandonment share, how much falls on those still ahead (calibrated)
 MIN_RELATIVE_ERROR = 0.03
-# The head's draws (head.py) already hold the waits' spread; widened this much less for what the
-# occupied time's estimate may miss, and with those ahead giving up at this share (both calibrated on
-# bench_expected_wait).
-HEAD_WIDEN = 0.6
-HEAD_ABANDON_AHEAD = 0.8
+HEAD_ABANDON_AHEAD = 0.8  # in the head's draws, of the abandonment share (calibrated on the bench)
 SPREAD = 0.75  # the renewal approximation overstates the waits' spread (calibrated on bench_expected_wait)
 
 
@@ -128,12 +124,11 @@ def wait_range(position: int, staffed: int, free: int, model: LineModel) -> tupl
     return (gamma_quantile(mean, var, 0.0), gamma_quantile(mean, wider, -Z80), gamma_quantile(mean, wider, Z80))
 
 
-def head_range(draws: np.ndarray, model: LineModel) -> tuple[float, float, float]:
-    """(median, low, high) of one place's drawn waits; the range widened, as in wait_range, by how
-    well the line's occupied time is known."""
+def head_range(draws: np.ndarray) -> tuple[float, float, float]:
+    """(median, low, high): the 50th, 10th and 90th percentiles of one place's drawn waits (the draws
+    hold the spread; widening them as wait_range does made the range hold for 86-89 % on the bench)."""
     mid, low, high = (float(q) for q in np.quantile(draws, (0.5, 0.1, 0.9)))
-    known = max(MIN_RELATIVE_ERROR, 0.5 * model.cv / model.calls**0.5)
-    return mid, max(0.0, low * (1 - HEAD_WIDEN * known)), high * (1 + HEAD_WIDEN * known)
+    return mid, low, high
 
 
 def head_draws(entry: WaitingEntry, agents: Sequence[AgentPresence], now: float, settings: QueueSettings,
@@ -220,7 +215,7 @@ def build_statuses(
                 heads[key] = head_draws(entry, agents, now, settings, model, wraps, places[entry.line])
             drawn = heads[key]
             if drawn is not None and pos[ticket] > free:
-                found = head_range(drawn[pos[ticket] - 1], model)
+                found = head_range(drawn[pos[ticket] - 1])
             else:
                 found = wait_range(pos[ticket], staffed, free, model)
             level = reachable_level(entry, now, settings.fallback_after_s)

@@ -6,7 +6,7 @@ one that began a minute ago, and in the morning every call has just begun. The r
 estimate.wait_range cannot see that; bench_expected_wait's oracle shows it is most of what an
 estimate can know (docs/queue.md). So for the head we draw: each busy slot's remaining time given
 how long its call or wrap-up has run (talk times lognormal with the line's mean and spread,
-wrap-ups from the unit's recorded ones), then the line served in order, each one ahead staying or
+wrap-ups drawn from the unit's recorded ones), then the line served in order, each one ahead staying or
 giving up, every later call drawn afresh. The same seed every time: the same state shows the same
 numbers on every refresh.
 """
@@ -87,8 +87,11 @@ def head_waits(slots: Slots, positions: int, talk_mean_s: float, cv: float, wrap
     rng = np.random.default_rng(7)
     talk = _talk_pool(round(talk_mean_s), round(min(max(cv, 0.1), 3.0) * 100))
     wrap_pool = np.sort(np.asarray(wraps, dtype=float))
-    wrap_mean = float(wrap_pool.mean()) if len(wrap_pool) else 0.0
-    columns = [_remaining(talk, e, rng, DRAWS) + wrap_mean for e in slots.talking]
+
+    def wrap(n: int) -> np.ndarray | float:  # a wrap-up drawn from the unit's recorded ones
+        return wrap_pool[rng.integers(0, len(wrap_pool), n)] if len(wrap_pool) else 0.0
+
+    columns = [_remaining(talk, e, rng, DRAWS) + wrap(DRAWS) for e in slots.talking]
     columns += [_remaining(wrap_pool, e, rng, DRAWS) for e in slots.wrapping]
     free_at = np.stack(columns + [np.zeros(DRAWS)] * slots.free, axis=1)
     rows = np.arange(DRAWS)
@@ -98,5 +101,6 @@ def head_waits(slots: Slots, positions: int, talk_mean_s: float, cv: float, wrap
         freed = free_at[rows, slot]
         out[place] = freed
         stays = rng.random(DRAWS) < stay
-        free_at[rows[stays], slot[stays]] = freed[stays] + talk[rng.integers(0, POOL, int(stays.sum()))] + wrap_mean
+        n = int(stays.sum())
+        free_at[rows[stays], slot[stays]] = freed[stays] + talk[rng.integers(0, POOL, n)] + wrap(n)
     return out

@@ -156,7 +156,7 @@ def head_point(model: LineModel, talking: list[float], wraps: list[float], place
     wrap = sum(wraps) / len(wraps) if wraps else 0.0
     talk = model.occupied_s - wrap
     drawn = head_waits(Slots(talking=talking), place, talk, model.cv * model.occupied_s / talk, wraps, 1.0)
-    return head_range(drawn[place - 1], model)[0]
+    return head_range(drawn[place - 1])[0]
 
 
 def test_positions_per_line_skip_offered() -> None:
