@@ -3,7 +3,9 @@ article with a live preview, and sees the upkeep list — all in a real browser.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
 import pytest
 from playwright.async_api import expect
@@ -59,12 +61,27 @@ async def test_supervisor_searches_writes_and_sees_upkeep(settings: Settings, ch
         await page.click("#kb-lang")
         await expect(page.locator("#kb-view-search .kb-none")).to_contain_text("知识库中没有找到")
 
-        # The supervisor teaches the vocabulary a word; search reads it at once.
+        # The supervisor teaches the vocabulary a word; search reads it at once. The tab's first list
+        # answers only after the save's fresh one (as on a loaded machine, where CI first saw it): the
+        # older answer must not overwrite the newer.
+        lists: list[int] = []
+
+        async def first_list_late(route: Any) -> None:
+            lists.append(1)
+            response = await route.fetch()
+            if len(lists) == 1:
+                await asyncio.sleep(3)
+            await route.fulfill(response=response)
+
+        await page.route("**/api/kb/vocabulary?*", first_list_late)
         await page.click("#kb-tab-vocab")
         await page.fill("#kb-view-vocab input[name=term]", "开办公司")
         await page.fill("#kb-view-vocab input[name=expansions]", "企业设立")
         await page.click("#kb-view-vocab button[type=submit]")
         await expect(page.locator("#kb-view-vocab table")).to_contain_text("开办公司")
+        await asyncio.sleep(3.5)  # the late first list has arrived by now
+        await expect(page.locator("#kb-view-vocab table")).to_contain_text("开办公司")
+        assert len(lists) == 2
         if shots := os.environ.get("KB_SCREENSHOTS"):
             await page.screenshot(path=f"{shots}/kb-vocab.png")
         await page.click("#kb-tab-search")

@@ -69,11 +69,15 @@ export function mountKbVocab(el, { csrf = "" } = {}) {
     f.term.focus();
   }
 
+  let asked = 0; // a slower, older answer (e.g. the first list, after a save) must not overwrite a newer one
   async function load() {
+    const mine = ++asked;
     try {
-      rows = await api.get(`/vocabulary?${new URLSearchParams({ q: filter.value.trim(), limit: "300" })}`);
+      const found = await api.get(`/vocabulary?${new URLSearchParams({ q: filter.value.trim(), limit: "300" })}`);
+      if (mine !== asked) return;
+      rows = found;
       render();
-    } catch (err) { say("vocab.failed", { msg: err.message }); }
+    } catch (err) { if (mine === asked) say("vocab.failed", { msg: err.message }); }
   }
 
   async function save() {
