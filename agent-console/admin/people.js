@@ -1,10 +1,12 @@
 // Service items (search, filters, paging over thousands) and staff (create, edit, disable, one-time
 // passwords) of the administration pages.
-import { get, post } from '/static/help/api.js';
+import { get, post, newestOnly } from '/static/help/api.js';
 import { t, setText } from '/static/help/i18n.js';
 import { $, state, toast, showError, put, patch, fillUnits, unitName } from './admin.js';
 
 const PAGE = 50;
+const itemsPage = newestOnly(get); // search-as-you-type: the last query's page wins
+const staffPage = newestOnly(get);
 const debounce = (fn, ms = 250) => { let h; return (...a) => { clearTimeout(h); h = setTimeout(() => fn(...a), ms); }; };
 const codes = (text) => text.trim().split(/[\s,，、]+/).filter(Boolean);
 
@@ -26,7 +28,8 @@ async function loadItems(offset = itemOffset) {
   const q = new URLSearchParams({ q: $('items-q').value.trim(), offset: String(offset), limit: String(PAGE) });
   if ($('items-dept').value) q.set('department', $('items-dept').value);
   if ($('items-video').value) q.set('video_help', $('items-video').value);
-  const page = await get(`/api/admin/items?${q}`);
+  const page = await itemsPage(`/api/admin/items?${q}`);
+  if (!page) return;
   const body = $('items-table').tBodies[0];
   body.replaceChildren();
   for (const it of page.items) {
@@ -107,7 +110,8 @@ let editingStaff = null;
 async function loadStaff(offset = staffOffset) {
   staffOffset = offset;
   const q = new URLSearchParams({ q: $('staff-q').value.trim(), offset: String(offset), limit: String(PAGE) });
-  const page = await get(`/api/admin/staff?${q}`);
+  const page = await staffPage(`/api/admin/staff?${q}`);
+  if (!page) return;
   const body = $('staff-table').tBodies[0];
   body.replaceChildren();
   for (const s of page.staff) {

@@ -1,4 +1,5 @@
-"""The annotation overlay's geometry and validation (helpdesk/web/static/annotate.js) under Node."""
+"""The pages' shared modules under Node (tests/journey/js/): the annotation overlay's geometry and
+validation (helpdesk/web/static/annotate.js), the API helper's newest-answer loader (api.js)."""
 
 from __future__ import annotations
 

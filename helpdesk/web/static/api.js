@@ -57,6 +57,17 @@ export async function api(method, path, body) {
 }
 
 export const get = (path) => api('GET', path);
+
+/** A loader that keeps only the newest call's answer: an older, slower one resolves to null (the
+ *  caller skips it) instead of overwriting what a newer search or save showed. */
+export function newestOnly(fetcher) {
+  let asked = 0;
+  return async (...args) => {
+    const mine = ++asked;
+    const found = await fetcher(...args);
+    return mine === asked ? found : null;
+  };
+}
 export const post = (path, body) => api('POST', path, body ?? {});
 
 /** Multipart upload of one file as field `file`, with progress (0..1) for slow networks. */
