@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -137,6 +137,15 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The chain's last entry (built once: every step of a call reads it)
+HEAD = (
+    select(WorkOrderEvent.seq, WorkOrderEvent.hash)
+    .where(WorkOrderEvent.work_order_id == bindparam("work_order_id"))
+    .order_by(WorkOrderEvent.seq.desc())
+    .limit(1)
+)
+
+
 async def append(
     session: AsyncSession, wo: WorkOrder, *, kind: str, actor: str, at: datetime, data: dict[str, Any]
 ) -> WorkOrderEvent:
@@ -155,14 +164,7 @@ async def append(
             .values(updated_at=at)
             .execution_options(synchronize_session=False)
         )
-    head = (
-        await session.execute(
-            select(WorkOrderEvent.seq, WorkOrderEvent.hash)
-            .where(WorkOrderEvent.work_order_id == wo.id)
-            .order_by(WorkOrderEvent.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    head = (await session.execute(HEAD, {"work_order_id": wo.id})).first()
     event = WorkOrderEvent(
         work_order_id=wo.id,
         at=at,

@@ -44,6 +44,8 @@ ALL_TYPES = sorted({t for ts in EVENT_TYPES.values() for t in ts} | set(OUTCOME_
 PUBLIC_DATA = {"reached", "channel", "priority", "outcome", "rating", "reason", "level", "wait_s", "talk_s",
                "fallback_level", "to_work_order", "to_unit_id", "preferred_time", "due", "inspection_id"}
 
+ACTIVE_SUBSCRIPTIONS = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))  # built once
+
 
 def types_for(kind: str, data: dict[str, Any]) -> tuple[str, ...]:
     types = EVENT_TYPES.get(kind, ())
@@ -84,7 +86,7 @@ async def capture(session: AsyncSession, wo: WorkOrder, *, kind: str, data: dict
     unit = await session.get(OrgUnit, wo.unit_id)  # first, and held: the view reads it (the identity map is weak)
     view = await work_order_view(session, wo)
     public = {k: v for k, v in data.items() if k in PUBLIC_DATA}
-    subs = (await session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))).all()
+    subs = (await session.scalars(ACTIVE_SUBSCRIPTIONS)).all()
     sub_paths = await _unit_paths(session, {s.unit_id for s in subs if s.unit_id})
     deliveries = []
     for event_type in types:
