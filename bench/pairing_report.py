@@ -23,7 +23,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         f"Command: `{command}` (Python {platform.python_version()}, {os.cpu_count()} cores, run "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
-        f"Two `uvicorn helpdesk.app:create_app` processes on loopback, a private `redis-server`, a fresh "
+        "Two `uvicorn helpdesk.app:create_app` processes on loopback (as `helpdesk serve` runs them: "
+        f"sans-I/O WebSockets, no permessage-deflate), a private `redis-server`, a fresh "
         f"PostgreSQL schema; {first['agents']} agents online but away, the applicants waiting over "
         f"{first['lines']} lines (written directly into the queue with the presence timers a join arms), "
         "sockets split over the two processes. Then the agents turn ready one after the other and accept "
