@@ -47,7 +47,7 @@ class LinePositions:
         self.channel = journey.state.settings.redis_prefix + CHANNEL
         self.followers: dict[str, set[str]] = {}  # line → tickets whose socket is here
         self.line_of: dict[str, str] = {}
-        self.sent: dict[str, str] = {}  # ticket → the status last written (its text)
+        self.sent: dict[str, int] = {}  # ticket → the status last written (its text's hash: small)
         self.dirty: set[str] = set()
         self.versions: dict[str, int] = {}
         self.wake = asyncio.Event()
@@ -65,7 +65,7 @@ class LinePositions:
         self.followers.setdefault(line, set()).add(ticket)
         self.line_of[ticket] = line
         if sent is not None:
-            self.sent[ticket] = p.dump(sent)
+            self.sent[ticket] = hash(p.dump(sent))
 
     def forget(self, ticket: str) -> None:
         line = self.line_of.pop(ticket, None)
@@ -126,9 +126,10 @@ class LinePositions:
                 if status is None or conn is None:
                     self.forget(ticket)  # connected, left, or its socket moved: others tell it now
                     continue
-                if self.sent.get(ticket) != (text := status_text(status)):
+                text = status_text(status)
+                if self.sent.get(ticket) != (key := hash(text)):
                     conn.deliver(text)
-                    self.sent[ticket] = text
+                    self.sent[ticket] = key
                     sent += 1
         return sent
 
