@@ -23,7 +23,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         f"Command: `{command}` (Python {platform.python_version()}, {os.cpu_count()} cores, run "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
-        f"Two `uvicorn helpdesk.app:create_app` processes on loopback, a private `redis-server`, a fresh "
+        "Two `uvicorn helpdesk.app:create_app` processes on loopback (as `helpdesk serve` runs them: "
+        f"sans-I/O WebSockets, no permessage-deflate), a private `redis-server`, a fresh "
         f"PostgreSQL schema; {first['agents']} agents online but away, the applicants waiting over "
         f"{first['lines']} lines (written directly into the queue with the presence timers a join arms), "
         "sockets split over the two processes. Then the agents turn ready one after the other and accept "
@@ -56,7 +57,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
                      f"pairing; run took {r['took_s']:.0f} s.")
     lines += [
         "- How: CPU = user+system of the two server processes from /proc over the pairing phase, the idle "
-        "rate (measured for 3 s before, same sockets and queue) subtracted; Redis round trips from a "
+        "rate (measured for 10.5 s before, one reconcile interval, same sockets and queue) subtracted; "
+        "Redis round trips from a "
         "`redis-cli monitor` capture (commands of one connection less than 0.1 ms apart = one pipelined "
         "write), idle rate subtracted; commands incl. Lua from INFO commandstats. Latency is wall-clock on "
         "a shared 2-core machine (see the load average): compare rows of the same run, not absolute values.",

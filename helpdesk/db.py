@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, make_url
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import await_only
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -69,9 +71,34 @@ def make_engine(url: str, echo: bool = False, **kwargs: Any) -> AsyncEngine:
         pairs = [w[2:] if w.startswith("-c") else w for w in words if w != "-c"]
         server_settings = dict(p.partition("=")[::2] for p in pairs if "=" in p)
         connect_args = kwargs.pop("connect_args", {}) | {"server_settings": server_settings}
-        return create_async_engine(parsed.difference_update_query(["options"]), echo=echo,
-                                   pool_pre_ping=True, connect_args=connect_args, **kwargs)
+        return _ping_on_checkout(create_async_engine(parsed.difference_update_query(["options"]), echo=echo,
+                                                     connect_args=connect_args, **kwargs))
+    if parsed.get_driver_name() == "asyncpg":
+        return _ping_on_checkout(create_async_engine(url, echo=echo, **kwargs))
     return create_async_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> AsyncEngine:
+    """pool_pre_ping in one round trip (asyncpg): SQLAlchemy's own wraps its `;` in BEGIN … ROLLBACK
+    (for pgbouncer's transaction pooling), three round trips on every checkout, and the pairing path
+    checks out four connections. As with pre_ping, a pooled connection that does not answer
+    invalidates the pool and is replaced by a fresh one (a database that is down raises from that
+    connect); a connection opened just now is not pinged."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info["helpdesk_fresh"] = True
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.pop("helpdesk_fresh", False):
+            return
+        try:
+            await_only(proxy.driver_connection.fetchrow(";"))  # as SQLAlchemy pings
+        except Exception as exc:
+            raise InvalidatePoolError(f"ping failed ({type(exc).__name__})") from exc
+
+    return engine
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

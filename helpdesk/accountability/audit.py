@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -137,26 +137,34 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The chain's last entry (built once: every step of a call reads it)
+HEAD = (
+    select(WorkOrderEvent.seq, WorkOrderEvent.hash)
+    .where(WorkOrderEvent.work_order_id == bindparam("work_order_id"))
+    .order_by(WorkOrderEvent.seq.desc())
+    .limit(1)
+)
+
+
 async def append(
     session: AsyncSession, wo: WorkOrder, *, kind: str, actor: str, at: datetime, data: dict[str, Any]
 ) -> WorkOrderEvent:
     """Adds the next entry of the work order's chain and flushes; the caller commits."""
+    # The lock: an UPDATE of the work order's row, held until the caller commits. When the flush
+    # writes the row anyway (the step changed the work order: the usual case), that UPDATE is the
+    # lock; otherwise one of its own.
+    wo.updated_at = at
+    state = inspect(wo)
+    rewritten = state.persistent and wo in session and session.is_modified(wo, include_collections=False)
     await session.flush()  # the work order row must exist before it can be locked
-    # The lock: an UPDATE of the work order's row, held until the caller commits.
-    await session.execute(
-        update(WorkOrder)
-        .where(WorkOrder.id == wo.id)
-        .values(updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    head = (
+    if not rewritten:
         await session.execute(
-            select(WorkOrderEvent.seq, WorkOrderEvent.hash)
-            .where(WorkOrderEvent.work_order_id == wo.id)
-            .order_by(WorkOrderEvent.seq.desc())
-            .limit(1)
+            update(WorkOrder)
+            .where(WorkOrder.id == wo.id)
+            .values(updated_at=at)
+            .execution_options(synchronize_session=False)
         )
-    ).first()
+    head = (await session.execute(HEAD, {"work_order_id": wo.id})).first()
     event = WorkOrderEvent(
         work_order_id=wo.id,
         at=at,

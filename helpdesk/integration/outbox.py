@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk.db import new_id
 from helpdesk.integration.models import EventDelivery, IntegrationEvent, WebhookSubscription
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.workorders.models import WorkOrder
@@ -42,6 +43,8 @@ ALL_TYPES = sorted({t for ts in EVENT_TYPES.values() for t in ts} | set(OUTCOME_
 # Only these data fields leave the building: no notes, no phone numbers, no staff lists.
 PUBLIC_DATA = {"reached", "channel", "priority", "outcome", "rating", "reason", "level", "wait_s", "talk_s",
                "fallback_level", "to_work_order", "to_unit_id", "preferred_time", "due", "inspection_id"}
+
+ACTIVE_SUBSCRIPTIONS = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))  # built once
 
 
 def types_for(kind: str, data: dict[str, Any]) -> tuple[str, ...]:
@@ -80,22 +83,25 @@ async def capture(session: AsyncSession, wo: WorkOrder, *, kind: str, data: dict
     types = types_for(kind, data)
     if not types:
         return
+    unit = await session.get(OrgUnit, wo.unit_id)  # first, and held: the view reads it (the identity map is weak)
     view = await work_order_view(session, wo)
-    unit = await session.get(OrgUnit, wo.unit_id)
     public = {k: v for k, v in data.items() if k in PUBLIC_DATA}
-    subs = (await session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True)))).all()
+    subs = (await session.scalars(ACTIVE_SUBSCRIPTIONS)).all()
     sub_paths = await _unit_paths(session, {s.unit_id for s in subs if s.unit_id})
+    deliveries = []
     for event_type in types:
-        event = IntegrationEvent(type=event_type, work_order_id=wo.id, unit_path=unit.path if unit else "",
-                                 created_at=now, payload={})
+        event_id = new_id()  # the idempotency key inside the payload: chosen here, one INSERT with it
+        event = IntegrationEvent(id=event_id, type=event_type, work_order_id=wo.id,
+                                 unit_path=unit.path if unit else "", created_at=now,
+                                 payload={"id": event_id, "type": event_type, "occurred_at": now.isoformat(),
+                                          "work_order": view, "data": public})
         session.add(event)
-        await session.flush()  # the id is the idempotency key inside the payload
-        event.payload = {"id": event.id, "type": event_type, "occurred_at": now.isoformat(),
-                         "work_order": view, "data": public}
-        for sub in subs:
-            if wants(sub, event_type, event.unit_path, sub_paths):
-                session.add(EventDelivery(event_id=event.id, subscription_id=sub.id, status="pending",
-                                          next_attempt_at=now, created_at=now))
+        deliveries += [EventDelivery(event_id=event_id, subscription_id=sub.id, status="pending",
+                                     next_attempt_at=now, created_at=now)
+                       for sub in subs if wants(sub, event_type, event.unit_path, sub_paths)]
+    if deliveries:
+        await session.flush()  # the events' rows first: the deliveries point at them
+        session.add_all(deliveries)
     await session.flush()
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from helpdesk_queue.models import AgentState
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpdesk.journey.records import AgentStatus
 
@@ -25,10 +25,14 @@ async def _row(session: Any, staff_id: int, now: datetime) -> AgentStatus:
 
 
 async def remember_state(sessions: Any, staff_id: int, state: str, now: datetime) -> None:
-    """The agent asked for ready/away/offline: written (and committed) before Redis changes."""
+    """The agent asked for ready/away/offline: written (and committed) before Redis changes. One
+    UPDATE (the pairing path starts here); the row is created when there is none yet."""
     async with sessions() as session:
-        row = await _row(session, staff_id, now)
-        row.state, row.state_at = state, now
+        done = await session.execute(update(AgentStatus).where(AgentStatus.staff_id == staff_id)
+                                     .values(state=state, state_at=now)
+                                     .execution_options(synchronize_session=False))
+        if not done.rowcount:
+            session.add(AgentStatus(staff_id=staff_id, state=state, state_at=now))
         await session.commit()
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+from helpdesk_queue import QueueStatus
 from helpdesk_signaling import protocol as p
 from redis.exceptions import RedisError
 
@@ -46,7 +47,7 @@ class LinePositions:
         self.channel = journey.state.settings.redis_prefix + CHANNEL
         self.followers: dict[str, set[str]] = {}  # line → tickets whose socket is here
         self.line_of: dict[str, str] = {}
-        self.sent: dict[str, tuple[Any, ...]] = {}  # ticket → the status last written
+        self.sent: dict[str, int] = {}  # ticket → the status last written (its text's hash: small)
         self.dirty: set[str] = set()
         self.versions: dict[str, int] = {}
         self.wake = asyncio.Event()
@@ -64,7 +65,7 @@ class LinePositions:
         self.followers.setdefault(line, set()).add(ticket)
         self.line_of[ticket] = line
         if sent is not None:
-            self.sent[ticket] = _key(sent)
+            self.sent[ticket] = hash(p.dump(sent))
 
     def forget(self, ticket: str) -> None:
         line = self.line_of.pop(ticket, None)
@@ -125,9 +126,9 @@ class LinePositions:
                 if status is None or conn is None:
                     self.forget(ticket)  # connected, left, or its socket moved: others tell it now
                     continue
-                message = self.journey.status_message(status)
-                if self.sent.get(ticket) != (key := _key(message)):
-                    conn.deliver(p.dump(message))
+                text = status_text(status)
+                if self.sent.get(ticket) != (key := hash(text)):
+                    conn.deliver(text)
                     self.sent[ticket] = key
                     sent += 1
         return sent
@@ -178,5 +179,19 @@ class LinePositions:
                 await asyncio.sleep(1)
 
 
-def _key(message: p.QueueStatus) -> tuple[Any, ...]:
-    return tuple(message.model_dump().values())
+def status_text(status: QueueStatus) -> str:
+    """The `queue.status` message of a waiting applicant, as text: what
+    `p.dump(journey.status_message(status))` writes (same keys in the same order, nulls left out,
+    the wait a float), without building and validating a pydantic model for every follower of a
+    line that moved. tests/journey/test_positions.py holds the two equal."""
+    wait, low, high = status.expected_wait_s, status.expected_wait_low_s, status.expected_wait_high_s
+    data = {"type": "queue.status", "ticket": status.ticket, "work_order": status.work_order_id,
+            "state": status.state, "position": status.position,
+            "expected_wait_s": None if wait is None else float(wait),
+            "expected_wait_low_s": None if low is None else int(low),
+            "expected_wait_high_s": None if high is None else int(high),
+            "agents_ready": status.agents_ready, "fallback_level": status.fallback_level}
+    return _ENCODE({k: v for k, v in data.items() if v is not None})
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # as p.dump, built once

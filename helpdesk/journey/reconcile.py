@@ -64,9 +64,9 @@ class Reconciler:
         for wo in in_call:
             if await hub.get_room(wo.id) is None:
                 seen.add("room:" + wo.id)
+        queued = await store.entry_work_orders([wo.applicant_id for wo in waiting])  # in bulk: grows with the queue
         for wo in waiting:
-            entry = await store.get_entry(wo.applicant_id)
-            if entry is None or entry.work_order_id != wo.id:
+            if queued.get(wo.applicant_id) != wo.id:
                 seen.add("wait:" + wo.id)
         calls: Counter[int] = Counter()
         rooms: dict[str, str] = {}  # room id -> agent member, over every known agent's rooms

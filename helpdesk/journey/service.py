@@ -38,6 +38,7 @@ from helpdesk.journey.context import offer_context, peer_names
 from helpdesk.journey.positions import LinePositions
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.logs import log_context
+from helpdesk.org.models import OrgUnit
 from helpdesk.outage import is_service_unavailable
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
@@ -213,6 +214,8 @@ class Journey:
             if wo is None or agent is None:
                 log.error("connected ticket %s has no work order or agent", event.ticket)
                 return
+            # held: the record and peer_names read it again (the session's identity map is weak)
+            _unit = await session.get(OrgUnit, agent.unit_id)
             await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
                                     fallback_level=event.fallback_level, now=now)
             names = await peer_names(session, wo)
@@ -436,9 +439,10 @@ class Journey:
 
     async def database_reachable(self) -> None:
         """Raises (an outage) unless PostgreSQL answers now: checked before a step that changes Redis
-        and must then be recorded, so an outage refuses the step instead of half-doing it."""
-        async with self.state.sessions() as session:
-            await session.execute(select(1))
+        and must then be recorded, so an outage refuses the step instead of half-doing it. Taking a
+        connection is the check: the pool pings it (helpdesk.db) unless it was opened just now."""
+        async with self.state.engine.connect():
+            pass
 
     async def member_room(self, member: str, room_id: str) -> Room:
         room = await self.hub.get_room(room_id)

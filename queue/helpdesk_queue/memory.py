@@ -115,6 +115,9 @@ class MemoryQueueStore:
         entry = self._entries.get(ticket)
         return clone_entry(entry) if entry else None
 
+    async def entry_work_orders(self, tickets: list[str]) -> dict[str, str | None]:
+        return {t: (e.work_order_id if (e := self._entries.get(t)) else None) for t in tickets}
+
     async def list_waiting(self, line: str | None = None) -> list[WaitingEntry]:
         keys = self._order if line is None else self._lines.get(line, [])
         return [clone_entry(self._entries[k[2]]) for k in keys]

@@ -59,6 +59,8 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 """
 
+BULK = 500  # keys per pipelined round trip in bulk reads
+
 
 def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
@@ -186,6 +188,17 @@ class RedisQueueStore:
     async def get_entry(self, ticket: str) -> WaitingEntry | None:
         h = cast(dict[str, str], await self.r.hgetall(self._e(ticket)))
         return decode_entry(h) if h else None
+
+    async def entry_work_orders(self, tickets: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for i in range(0, len(tickets), BULK):  # one pipelined round trip per BULK tickets
+            chunk = tickets[i:i + BULK]
+            async with self.r.pipeline(transaction=False) as pipe:
+                for ticket in chunk:
+                    pipe.hget(self._e(ticket), "wo")
+                found = await pipe.execute()
+            out.update((t, wo or None) for t, wo in zip(chunk, found, strict=True))
+        return out
 
     async def list_waiting(self, line: str | None = None) -> list[WaitingEntry]:
         zkey = f"{self.p}all" if line is None else f"{self.p}line:{line}"

@@ -39,6 +39,11 @@ class QueueStore(Protocol):
 
     async def get_entry(self, ticket: str) -> WaitingEntry | None: ...
 
+    async def entry_work_orders(self, tickets: list[str]) -> dict[str, str | None]:
+        """The work order each ticket is queued with (None: not queued), read in bulk: a few round
+        trips for many tickets (the reconciler compares every waiting request with the queue)."""
+        ...
+
     async def list_waiting(self, line: str | None = None) -> list[WaitingEntry]:
         """Queued entries (waiting and offered) in queue order, of one line or of all lines."""
         ...

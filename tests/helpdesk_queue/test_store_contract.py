@@ -39,6 +39,19 @@ async def test_entry_round_trip_and_remove(store: QueueStore) -> None:
     assert await store.list_waiting() == [] and await store.list_waiting("100:7") == []
 
 
+async def test_entry_work_orders_in_bulk(store: QueueStore) -> None:
+    tickets = [f"t{i}" for i in range(1203)]  # more than one round trip's worth
+    for ticket in tickets[:1200]:
+        await store.add_entry(make_entry(ticket, at=T0))
+    await store.remove_entry("t7")
+    found = await store.entry_work_orders(tickets)
+    assert list(found) == tickets
+    assert found["t0"] == (await store.get_entry("t0")).work_order_id  # type: ignore[union-attr]
+    assert found["t1199"] is not None
+    assert found["t7"] is None and found["t1200"] is None and found["t1202"] is None
+    assert await store.entry_work_orders([]) == {}
+
+
 async def test_claim_and_release_keep_the_place(store: QueueStore) -> None:
     await store.add_entry(make_entry("a"))
     await store.add_entry(make_entry("b", at=T0 + 1))

@@ -7,9 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from helpdesk_queue import QueueStatus
+from helpdesk_signaling import protocol as p
 
 from helpdesk.clock import FakeClock
 from helpdesk.config import Settings
+from helpdesk.journey.positions import status_text
+from helpdesk.journey.service import Journey
 from tests.journey.live import Browser, Live, live_app
 
 
@@ -69,3 +73,15 @@ async def test_a_socket_that_closes_stops_following(live: Live, clock: FakeClock
         assert mine["ticket"] not in journey.positions.line_of
         welcome = await a.connect()  # back: followed again, and told where it stands
         assert welcome["ticket"]["position"] == 1 and mine["ticket"] in journey.positions.line_of
+
+
+@pytest.mark.parametrize("status", [
+    QueueStatus("t-1", "wo-1", "waiting", 3, 240, 2, 0, 120, 600),
+    QueueStatus("t-2", "wo-2", "waiting", 12, None, 0, 1),  # nobody staffed: no wait, no range
+    QueueStatus("申请人-3", "wo-3", "offered", 1, 0.0, 1, 2, 0, 0),
+    QueueStatus("t-4", "wo-4", "waiting", 1, 7.5, 0, 0, 3, 15),
+])
+def test_the_status_text_is_what_the_message_model_writes(status: QueueStatus) -> None:
+    """flush() writes status_text() instead of building a pydantic message for every follower;
+    the on_connect welcome still uses the model. Both must be the same text (no duplicate sends)."""
+    assert status_text(status) == p.dump(Journey.status_message(status))

@@ -4,6 +4,7 @@ the first tampered, deleted or inserted row; concurrent writers keep one chain (
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, text
@@ -109,6 +110,31 @@ async def test_concurrent_writers_keep_one_chain(sessions: async_sessionmaker[As
             wo = await s.get(wos.WorkOrder, wo_id)
             assert wo is not None
             await wos.record_event(s, wo, "note", f"s:{n}", T0, n=n)
+            await asyncio.sleep(0)  # let the others reach the lock while this one holds it
+            await s.commit()
+
+    await asyncio.gather(*(writer(n) for n in range(12)))
+    async with sessions() as s:
+        events = await _events(s, wo_id)
+        assert [e.seq for e in events] == list(range(1, 15))
+        assert sorted(e.data["n"] for e in events[2:]) == list(range(12))
+        assert (await audit.verify(s)).ok
+
+
+async def test_concurrent_steps_that_change_the_work_order_keep_one_chain(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """As above, but each step changes the work order (a later time, a note): the flush's own
+    UPDATE of the row is then the lock that orders the appends."""
+    async with sessions() as s:
+        wo_id = await _a_call(s)
+
+    async def writer(n: int) -> None:
+        async with sessions() as s:
+            wo = await s.get(wos.WorkOrder, wo_id)
+            assert wo is not None
+            wo.notes = f"step {n}"
+            await wos.record_event(s, wo, "note", f"s:{n}", T0 + timedelta(seconds=n + 1), n=n)
             await asyncio.sleep(0)  # let the others reach the lock while this one holds it
             await s.commit()
 
