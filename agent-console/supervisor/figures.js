@@ -1,6 +1,6 @@
 // Figures per day, agent, unit or item over a date range: table, trend charts and CSV export.
 import { t, setText } from '/static/help/i18n.js';
-import { get, detailText } from '/static/help/api.js';
+import { get, detailText, newestOnly } from '/static/help/api.js';
 import { $, el, isoDate, fmtInt, fmtPct, fmtSec, fmtDec } from './dom.js';
 import { routes } from './routes.js';
 import { lineChart, barChart } from './charts.js';
@@ -136,6 +136,8 @@ export function createFigures() {
     }
   }
 
+  const fetchFigures = newestOnly(get); // the last filter's answer wins
+
   async function load() {
     const p = params();
     const status = $('sup-figures-status');
@@ -144,8 +146,11 @@ export function createFigures() {
     status.hidden = false;
     setText(status, 'app.loading');
     table.setAttribute('aria-busy', 'true');
+    let stale = false;
     try {
-      const data = normalizeFigures(await get(routes.figures(p)));
+      const found = await fetchFigures(routes.figures(p));
+      if (!found) { stale = true; return; } // a newer load is under way and owns the busy state
+      const data = normalizeFigures(found);
       data.totals = data.totals || totalsOf(data.rows);
       if (p.group === 'day') data.rows = fillDays(data.rows, data.from || p.from, data.to || p.to);
       if (data.threshold !== undefined) setText($('sup-figures-threshold'), 'sup.figures.threshold', { s: data.threshold });
@@ -156,7 +161,7 @@ export function createFigures() {
     } catch (ex) {
       status.textContent = t('sup.load_failed', { detail: detailText(ex) || ex.code });
     } finally {
-      table.removeAttribute('aria-busy');
+      if (!stale) table.removeAttribute('aria-busy');
     }
   }
 

@@ -1,7 +1,7 @@
 // The accountability report (问题追责): missed deadlines per agent or unit with their reasons, and
 // the list of breaches behind the counts (each opens the work order).
 import { t, setText } from '/static/help/i18n.js';
-import { get, detailText } from '/static/help/api.js';
+import { get, detailText, newestOnly } from '/static/help/api.js';
 import { $, el, isoDate, when, label } from './dom.js';
 import { routes } from './routes.js';
 
@@ -60,6 +60,8 @@ export function createReport({ onOpen }) {
     list.replaceChildren(...items);
   }
 
+  const fetchReport = newestOnly(get); // the last filter's answer wins
+
   async function load() {
     const by = $('sup-report-by').value;
     const p = { from: $('sup-report-from').value, to: $('sup-report-to').value, by };
@@ -68,7 +70,9 @@ export function createReport({ onOpen }) {
     status.hidden = false;
     setText(status, 'app.loading');
     try {
-      const data = normalizeReport(await get(routes.report(p)), by);
+      const found = await fetchReport(routes.report(p));
+      if (!found) return;
+      const data = normalizeReport(found, by);
       last = { data, by };
       render(data, by);
       status.hidden = true;
