@@ -1,6 +1,6 @@
 // Administration pages: the shell (login, one-time password change, tabs, language), the org tree,
 // holidays and integration tokens. Items and staff: ./people.js; bulk import: ./bulk.js.
-import { get, post, api, detailText } from '/static/help/api.js';
+import { get, post, api, detailText, newestOnly } from '/static/help/api.js';
 import { t, setText, applyI18n, setLang, getLang, initialLang } from '/static/help/i18n.js';
 import { initItems, initStaff } from './people.js';
 import { initBulk } from './bulk.js';
@@ -161,9 +161,13 @@ async function orgAction(path, body) {
 }
 
 // ---- holidays and closures ---------------------------------------------------------------------
+const holidaysOf = newestOnly(get); // the year picker and saves reload: the last answer wins
+const tokenList = newestOnly(get);
+
 async function loadHolidays() {
   const year = Number($('hol-year').value);
-  const rows = await get(`/api/admin/holidays/${year}`);
+  const rows = await holidaysOf(`/api/admin/holidays/${year}`);
+  if (!rows) return;
   const body = $('hol-table').tBodies[0];
   body.replaceChildren();
   for (const h of rows) {
@@ -207,9 +211,11 @@ async function saveClosure(e) {
 
 // ---- tokens ------------------------------------------------------------------------------------
 async function loadTokens() {
+  const tokens = await tokenList('/api/admin/api-tokens');
+  if (!tokens) return;
   const body = $('tok-table').tBodies[0];
   body.replaceChildren();
-  for (const tok of await get('/api/admin/api-tokens')) {
+  for (const tok of tokens) {
     const tr = body.insertRow();
     for (const text of [tok.name, tok.prefix, tok.scopes.join(' '), t(`tok.state_${tok.state}`),
       tok.last_used_at ? new Date(tok.last_used_at).toLocaleString(getLang()) : '—']) tr.insertCell().textContent = text;

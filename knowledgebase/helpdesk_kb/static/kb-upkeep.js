@@ -37,13 +37,17 @@ export function mountKbUpkeep(el, { csrf = "", onEdit = null } = {}) {
     if (note) status.textContent = t(...note);
   }
 
+  let asked = 0; // an older, slower answer must not overwrite the one after an action
   async function load() {
+    const mine = ++asked;
     try {
-      data = await api.get("/upkeep");
+      const found = await api.get("/upkeep");
+      if (mine !== asked) return;
+      data = found;
       note = data.articles.length || data.queries.length ? null : ["upkeep.empty"];
       status.textContent = "";
       render();
-    } catch (err) { say("upkeep.failed", { msg: err.message }); }
+    } catch (err) { if (mine === asked) say("upkeep.failed", { msg: err.message }); }
   }
 
   async function draft() {

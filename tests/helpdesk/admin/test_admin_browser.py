@@ -108,6 +108,16 @@ async def test_a_bureau_sets_itself_up_from_an_empty_database(tmp_path: Path, ch
             await admin.click("#org-save")
             await expect(admin.locator("#toast")).to_contain_text("已保存")
             await admin.screenshot(path=str(tmp_path / "admin-org.png"))
+            # 5b. the year's holidays from the State Council notice, and an integration token, listed
+            await admin.click('.tab[data-panel="holidays"]')
+            await admin.fill("#hol-year", "2026")
+            await admin.click("#hol-load")
+            await expect(admin.locator("#hol-table")).to_contain_text("春节")
+            await admin.click('.tab[data-panel="tokens"]')
+            await admin.fill("#tok-name", "审批系统")
+            await admin.fill("#tok-scopes", "workorders:read")
+            await admin.click("#tok-form button[type=submit]")
+            await expect(admin.locator("#tok-table")).to_contain_text("审批系统")
             # Every admin tab is clean under axe, in Chinese and in English.
             for lang in ("zh", "en"):
                 for tab in ("org", "items", "staff", "holidays", "tokens", "import", "integration"):
