@@ -26,6 +26,13 @@ def monitor_room_id(work_order_id: str, supervisor_id: int) -> str:
     return f"{work_order_id}{MONITOR_SEP}{supervisor_id}"
 
 
+def plain_pair(room: Room, wo: WorkOrder) -> bool:
+    """Just the applicant and the agent who took the call: room.joined in its first form. Anything
+    else (three or four members, or a colleague left alone with the applicant) needs `room_joined`."""
+    return wo.agent_id is not None and set(room.members) == {applicant_member(wo.applicant_id),
+                                                               staff_member(wo.agent_id)}
+
+
 def polite(room: Room, me: str, other: str) -> bool:
     """Who rolls back on an offer collision in the pair (me, other): the applicant always, between staff
     the one who joined later."""

@@ -24,7 +24,7 @@ from helpdesk.journey import agent_status, units
 from helpdesk.journey.records import SharedStateEpoch
 from helpdesk.journey.service import Journey, applicant_member, staff_member
 from helpdesk.org.models import OrgUnit, ServiceItem
-from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
+from helpdesk.workorders.models import WorkOrder, WorkOrderEvent, WorkOrderStatus
 
 log = logging.getLogger(__name__)
 STAMP_KEY = "j:epoch"
@@ -145,26 +145,46 @@ class Recovery:
         return done
 
     async def _rebuild_rooms(self, done: Rebuilt) -> dict[int, int]:
-        """Every call the database says is live gets its room (both peers resume with an ICE
-        restart); a room of a call that ended (an older snapshot) is dropped. Returns calls per agent."""
+        """Every call the database says is live gets its room, with the members its timeline says
+        are in it (a colleague, an expert or a supervisor who joined a call of three or four, less
+        those who left); they resume with an ICE restart. A room of a call that ended (an older
+        snapshot) is dropped. Returns calls per agent (the agent who took the call, while in it)."""
         hub, now = self.journey.hub, self.journey.now()
         async with self.state.sessions() as session:
             live = (await session.scalars(select(WorkOrder).where(
                 WorkOrder.status == WorkOrderStatus.in_call, WorkOrder.answered_at >= now - CALL_MAX_AGE))).all()
             staff_ids = (await session.scalars(select(Staff.id))).all()
+            joins = (await session.execute(
+                select(WorkOrderEvent.work_order_id, WorkOrderEvent.kind, WorkOrderEvent.data)
+                .where(WorkOrderEvent.work_order_id.in_([wo.id for wo in live]),
+                       WorkOrderEvent.kind.in_(("participant_joined", "participant_left")))
+                .order_by(WorkOrderEvent.work_order_id, WorkOrderEvent.seq, WorkOrderEvent.id))).all()
         live_ids = {wo.id for wo in live}
         for sid in staff_ids:  # every room has an agent member: this finds every room Redis holds
             for room in await hub.rooms_of(staff_member(sid)):
                 if room.id not in live_ids and await hub.close_room(room.id) is not None:
                     done.stale_rooms += 1  # a finished call: never brought back to life
+        party: dict[str, list[str]] = {}
+        for wo in live:
+            if wo.agent_id is not None:
+                party[wo.id] = [applicant_member(wo.applicant_id), staff_member(wo.agent_id)]
+        for wo_id, kind, data in joins:
+            found, member = party.get(wo_id), (data or {}).get("member")
+            if found is None or not isinstance(member, str):
+                continue
+            if kind == "participant_joined" and member not in found:
+                found.append(member)
+            elif kind == "participant_left" and member in found:
+                found.remove(member)
         calls: dict[int, int] = {}
         for wo in live:
             if wo.agent_id is None:
                 continue
-            calls[wo.agent_id] = calls.get(wo.agent_id, 0) + 1
-            if await hub.get_room(wo.id) is not None:
+            members = tuple(party[wo.id][:4])
+            if staff_member(wo.agent_id) in members:  # not when they left a colleague with the applicant
+                calls[wo.agent_id] = calls.get(wo.agent_id, 0) + 1
+            if await hub.get_room(wo.id) is not None or len(members) < 2:
                 continue
-            members = (applicant_member(wo.applicant_id), staff_member(wo.agent_id))
             answered = (wo.answered_at or now).timestamp()
             await hub.open_room(wo.id, members, {
                 "work_order": wo.id, "line": f"{wo.unit_id}:{wo.item_id}", "agent_id": wo.agent_id,
@@ -230,13 +250,17 @@ class Recovery:
         waiting = [e.ticket for e in await j.queue.store.list_waiting()]
         statuses = await j.queue.statuses(waiting)
         await j.hub.send_many([(applicant_member(t), j.status_message(s)) for t, s in statuses.items()])
+        from helpdesk.journey.party import plain_pair, room_joined
+
         async with self.state.sessions() as session:
             for wo_id in done.reopened:
-                wo = await session.get(WorkOrder, wo_id)
-                if wo is None or wo.agent_id is None:
+                wo, room = await session.get(WorkOrder, wo_id), await j.hub.get_room(wo_id)
+                if wo is None or wo.agent_id is None or room is None:
                     continue
-                for member in (applicant_member(wo.applicant_id), staff_member(wo.agent_id)):
-                    await j.send(member, await j.room_joined(wo, member, resumed=True))
+                for member in room.members:
+                    joined = (await j.room_joined(wo, member, resumed=True) if plain_pair(room, wo)
+                              else await room_joined(j, session, wo, room, member, resumed=True))
+                    await j.send(member, joined)
                     await asyncio.sleep(0)
 
 

@@ -323,8 +323,9 @@ class Journey:
         for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
-                if wo is not None and len(room.members) > 2:  # #19: a call of three or four
-                    from helpdesk.journey.party import room_joined
+                from helpdesk.journey.party import plain_pair, room_joined
+
+                if wo is not None and not plain_pair(room, wo):  # #19: three or four, or a colleague left on
 
                     extra["room"] = (await room_joined(self, session, wo, room, member, resumed=True)).model_dump()
                     continue

@@ -173,3 +173,40 @@ async def test_conference_transfer_keeps_the_first_agent_on(live: Live) -> None:
         events = (await city_agent.http.get(f"/api/workorders/{second}")).json()["events"]
         joined_ev = [e for e in events if e["kind"] == "participant_joined"]
         assert joined_ev and joined_ev[0]["data"]["how"] == "conference"
+
+
+async def test_lost_rooms_of_three_come_back_with_their_members(live: Live) -> None:
+    """Redis lost the rooms (a restart): the rebuild reads who joined and who left from each work
+    order's timeline, so a consulted colleague is back in the call of three, and after the agent has
+    left them with the applicant the room is the two of them; everyone hears the call resumed."""
+    seed = live.seed
+    journey = live.state.components["journey"]
+    async with Browser(live) as agent, Browser(live) as applicant, Browser(live) as colleague:
+        a_room, g_room = await start_call(live, agent, applicant)
+        room, the_agent, the_applicant = a_room["room"], a_room["peer"]["member"], g_room["peer"]["member"]
+        await colleague.login(seed["agent2"].username)
+        them = (await colleague.connect())["member"]
+        r = await agent.http.post(f"/api/calls/{room}/participants", json={"staff_id": seed["agent2"].id})
+        assert r.status_code == 201, r.text
+        await colleague.expect("room.joined", room=room)
+
+        assert await journey.hub.close_room(room) is not None  # what Redis coming back empty loses
+        done = await journey.recovery.rebuild()
+        assert done.reopened == [room]
+        assert set((await journey.hub.get_room(room)).members) == {the_applicant, the_agent, them}
+        await journey.recovery._announce(done)
+        back = await colleague.expect("room.joined", room=room, resumed=True)
+        assert [p["member"] for p in back["peers"]] == [the_agent]
+        mine = await applicant.expect("room.joined", room=room, resumed=True)
+        assert mine["peer"]["member"] == the_agent and [p["member"] for p in mine["peers"]] == [them]
+
+        r = await agent.http.post(f"/api/calls/{room}/leave")  # the colleague stays with the applicant
+        assert r.status_code == 200, r.text
+        await journey.hub.close_room(room)
+        done = await journey.recovery.rebuild()
+        assert the_agent not in (await journey.hub.get_room(room)).members
+        await journey.recovery._announce(done)
+        mine = await applicant.expect("room.joined", room=room, resumed=True)
+        assert mine["peer"]["member"] == them and mine["peers"] == []
+        presence = await journey.queue.store.get_agent(seed["agent"].id)
+        assert presence is None or presence.active_calls == 0  # no call counted for the agent who left
