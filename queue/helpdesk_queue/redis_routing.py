@@ -199,6 +199,7 @@ for _, c in ipairs(cands) do
       local ak = P .. 'a:' .. id
       redis.call('HINCRBY', ak, 'pending', 1)
       redis.call('HSET', ak, 'state', 'offered')
+      redis.call('HINCRBY', ak, 'v', 1)  -- as RESERVE: a pending check-and-set must read again
       idx_agent(id)
       claim(c[1], id, level, ARGV[5])
       return {redis.call('HGETALL', ek), redis.call('HGETALL', ak), level}

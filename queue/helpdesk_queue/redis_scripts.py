@@ -181,6 +181,7 @@ local ak = P .. 'a:' .. ARGV[4]
 if not routable(ak) then return 0 end
 redis.call('HINCRBY', ak, 'pending', 1)
 redis.call('HSET', ak, 'state', 'offered')
+redis.call('HINCRBY', ak, 'v', 1)  -- a check-and-set that read the agent before must read again
 idx_agent(ARGV[4])
 return 1
 """
@@ -193,6 +194,7 @@ local ak = P .. 'a:' .. agent
 if redis.call('HGET', P .. 'e:' .. t, 'state') ~= 'waiting' or not routable(ak) then return {} end
 redis.call('HINCRBY', ak, 'pending', 1)
 redis.call('HSET', ak, 'state', 'offered')
+redis.call('HINCRBY', ak, 'v', 1)  -- a check-and-set that read the agent before must read again
 idx_agent(agent)
 claim(t, agent, ARGV[6], ARGV[7])
 return redis.call('HGETALL', ak)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from helpdesk_queue.dispatch import Batch, route
 from helpdesk_queue.events import Offered, PositionsChanged, QueueEvent
-from helpdesk_queue.models import QueueSettings
+from helpdesk_queue.models import AgentPresence, QueueSettings
 from helpdesk_queue.redis_store import RedisQueueStore
 from helpdesk_queue.service import QueueService
 from helpdesk_queue.store import QueueStore
@@ -161,3 +162,55 @@ async def test_presence_expiry_across_dispatchers(store: QueueStore, fake_now: F
     assert OfferRevoked("x", 2, "taken") in a.events
     waiting = await store.list_waiting()
     assert (waiting[0].ticket, waiting[0].state) == ("x", "waiting")
+
+
+async def test_a_reservation_between_read_and_write_is_not_lost(redis_url: str, redis_prefix: str) -> None:
+    """update_agent reads an agent, applies a rule in Python and writes back if the hash's version
+    did not move. A reservation by another process in between (RESERVE, OFFER, the routing script)
+    must move it, or the write-back puts the old pending count back and the agent later rings beyond
+    its capacity (seen in CI: 21 offers for 20 slots)."""
+    from helpdesk_queue import agents as rules
+    from helpdesk_queue.redis_store import RedisQueueStore
+
+    def other_process(action: str) -> None:  # its own connection and event loop, run to completion
+        async def go() -> None:
+            client = Redis.from_url(redis_url, decode_responses=True)
+            try:
+                other = RedisQueueStore(client, prefix=redis_prefix)
+                if action == "reserve":
+                    assert await other.reserve_agent(1)
+                else:
+                    assert await other.offer("t", 1, 0, T0 + 20) is not None
+            finally:
+                await client.aclose()
+
+        worker = threading.Thread(target=lambda: asyncio.run(go()))
+        worker.start()
+        worker.join()
+
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        store = RedisQueueStore(client, prefix=redis_prefix)
+        for action in ("reserve", "offer"):
+            await store.upsert_agent(make_agent(1, capacity=3))
+            await store.add_entry(make_entry("t"))
+            assert await store.reserve_agent(1)  # one ringing slot, which this process then cancels
+            calls: list[int] = []
+
+            def cancel(agent: AgentPresence, action: str = action, calls: list[int] = calls) -> None:
+                if not calls:
+                    other_process(action)  # after our read, before our write
+                calls.append(1)
+                rules.settle_offer(agent, "cancelled", missed_limit=3)
+
+            await store.update_agent(1, cancel)
+            agent = await store.get_agent(1)
+            assert agent is not None and agent.pending_offers == 1, (action, agent)
+            assert len(calls) == 2  # the write-back saw the version move and read again
+            await store.remove_entry("t")
+            await client.delete(store._a(1))
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
