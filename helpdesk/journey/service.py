@@ -320,13 +320,12 @@ class Journey:
                 message = self.status_message(status)
                 extra["ticket"] = message.model_dump()
                 self.positions.follow(entry.ticket, entry.line, sent=message)
+        from helpdesk.journey.party import plain_pair, room_joined  # party imports this module
+
         for room in await self.hub.rooms_of(member):  # the hub tells the peer and records the return
             async with self.state.sessions() as session:
                 wo = await session.get(WorkOrder, room.id)
-                from helpdesk.journey.party import plain_pair, room_joined
-
                 if wo is not None and not plain_pair(room, wo):  # #19: three or four, or a colleague left on
-
                     extra["room"] = (await room_joined(self, session, wo, room, member, resumed=True)).model_dump()
                     continue
             if wo is not None:
