@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
 import platform
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
+import uvloop  # noqa: E402
 from helpdesk_queue import WaitingEntry  # noqa: E402
 from helpdesk_queue.redis_store import RedisQueueStore  # noqa: E402
 from pairing_report import section  # noqa: E402
@@ -87,6 +90,7 @@ class Sock:
     ws: ClientConnection | None = None
     waiters: dict[str, asyncio.Future[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
     received: int = 0
+    kinds: collections.Counter[str] = field(default_factory=collections.Counter)
     reader: asyncio.Task[None] | None = None
     on_offer: Any = None
 
@@ -111,6 +115,7 @@ class Sock:
                 self.received += 1
                 msg = json.loads(raw)
                 kind = msg["type"]
+                self.kinds[kind] += 1
                 if kind == "offer" and self.on_offer is not None:
                     await self.on_offer(self, msg)
                 key = {"room.joined": "room.joined", "signal": "signal", "offer": "offer"}.get(kind)
@@ -271,6 +276,17 @@ async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents
     return out
 
 
+async def pg_writes(pg: Any, schema: str) -> dict[str, float]:
+    """The database's commits (the whole database: the bench is its only user) and the rows the
+    schema's tables took, from PostgreSQL's statistics views."""
+    commits = await pg.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    rows = await pg.fetchrow("SELECT coalesce(sum(n_tup_ins), 0) AS ins, coalesce(sum(n_tup_upd), 0) AS upd, "
+                             "coalesce(sum(seq_scan), 0) + coalesce(sum(idx_scan), 0) AS scans "
+                             "FROM pg_stat_user_tables WHERE schemaname = $1", schema)
+    return {"commits": float(commits), "inserts": float(rows["ins"]), "updates": float(rows["upd"]),
+            "scans": float(rows["scans"])}
+
+
 async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
@@ -289,7 +305,8 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         grace_s = 120
         data = await seed(db_url, redis_url, prefix, args.applicants, args.agents, args.lines, grace_s)
         env = cluster_env(db_url, redis_url, prefix, tmp, heartbeat_interval_s=120, offer_timeout_s=120,
-                          reconnect_grace_s=grace_s, queue_routing=routing)
+                          reconnect_grace_s=grace_s, queue_routing=routing,
+                          **({"database_echo": 1} if os.environ.get("BENCH_SQL_ECHO") else {}))
         procs = [Proc(n, free_port(), env, tmp / f"proc-{n}.log") for n in ("A", "B")]
         for p in procs:
             p.start(profile=Path(args.profile) / f"proc-{p.name}.prof" if args.profile else None)
@@ -341,6 +358,12 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         t_pair = time.monotonic()
         c2, w_pair = await commandstats(r), time.time()
         cpu2, rcpu2 = cpu_s(procs), await redis_cpu_s(r)
+        pg2 = await pg_writes(pg, schema)
+        kinds0 = sum((s.kinds for s in socks), collections.Counter())
+        spies = [subprocess.Popen(["py-spy", "record", "--pid", str(p.popen.pid), "--rate", "250", "--format", "raw",
+                                   "--nonblocking", "-o", str(Path(args.py_spy) / f"proc-{p.name}.txt")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for p in procs if p.popen is not None] if args.py_spy else []
         for n, agent in enumerate(agents):
             if time.monotonic() - started > args.budget_s:
                 log(f"  time budget spent: stopping after {n} pairings")
@@ -351,16 +374,26 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             t_agent, msg = await asyncio.wait_for(joined, 30)
             applicant = by_room[msg["room"]]
             t_app, _ = await asyncio.wait_for(applicant.wait("room.joined"), 30)
-            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "room": msg["room"], "agent": agent,
+            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "at": time.monotonic() - t_pair,
+                             "room": msg["room"], "agent": agent,
                              "applicant": applicant, "cross": agent.proc is not applicant.proc})
             if (n + 1) % 50 == 0:
                 recent = [p["ms"] for p in pairings[-50:]]
                 log(f"  paired {n + 1}/{len(agents)}: last 50 p50 {statistics.median(recent):.1f} ms")
         c3, w_pair_end = await commandstats(r), time.time()
         cpu3, rcpu3 = cpu_s(procs), await redis_cpu_s(r)
+        await asyncio.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+        pg3 = await pg_writes(pg, schema)
+        kinds = sum((s.kinds for s in socks), collections.Counter()) - kinds0
+        for spy in spies:  # py-spy writes its samples on SIGINT
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         pair_s = time.monotonic() - t_pair
         monitor.terminate()
         monitor.wait(5)
+        worst = sorted(pairings, key=lambda pr: -pr["ms"])[:6]
+        log("slowest pairings (ms @ s into the phase): "
+            + ", ".join(f"{pr['ms']:.0f} @ {pr['at']:.2f}" for pr in sorted(worst, key=lambda pr: pr["at"])))
         log("pairing done; counting the monitor capture")
         sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)
         sent_pair, trips_pair = monitor_counts(capture, w_pair, w_pair_end)
@@ -405,7 +438,9 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             "pair_s": pair_s, "relay": {k: (pct(v, 50), pct(v, 99), len(v)) for k, v in relay.items()},
             "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
             "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
-            "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per, "trips_bg": trips_idle / idle_len,
+            "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per,
+            "kinds": {k: v / len(pairings) for k, v in kinds.most_common(6)},
+            "pg": {k: (pg3[k] - pg2[k]) / len(pairings) for k in pg2}, "trips_bg": trips_idle / idle_len,
             "cpu_ms": cpu_per * 1000, "redis_cpu_ms": rcpu_per * 1000, "cpu_bg": cpu_bg, "rcpu_bg": rcpu_bg,
             "load_before": load_before,
             "background_per_s": sum(background.values()),
@@ -425,7 +460,8 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             redis_server.stop()
         await pg.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await pg.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):  # the processes' logs, kept to read
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(res: dict[str, Any]) -> str:
@@ -450,6 +486,10 @@ def report(res: dict[str, Any]) -> str:
         f"and {res['redis_cpu_ms']:.1f} ms of Redis (background {res['rcpu_bg'] * 100:.0f} %).",
         f"- Pairing p50 when agent and applicant sit on different processes: {res['pair_cross_p50']:.1f} ms, "
         f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
+        "- Socket messages per pairing, as the clients received them: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in res["kinds"].items()) + ".",
+        f"- PostgreSQL per pairing: {res['pg']['commits']:.1f} commits, {res['pg']['inserts']:.1f} rows inserted, "
+        f"{res['pg']['updates']:.1f} updated, {res['pg']['scans']:.1f} table or index scans (statistics views).",
         f"- Redis round trips per pairing: **{res['trips']:.0f}** (estimated from a `redis-cli monitor` "
         f"capture: a pipeline or MULTI/EXEC is one; idle background of {res['trips_bg']:.0f}/s subtracted); "
         f"commands sent: {res['sent_total']:.0f} ({sent}); commands inside Lua scripts excluded.",
@@ -479,6 +519,8 @@ def main() -> None:
     ap.add_argument("--relay-rooms", type=int, default=50)
     ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
     ap.add_argument("--profile", default=None, help="run the processes under cProfile, files in this folder")
+    ap.add_argument("--py-spy", default=None,
+                    help="sample the servers with py-spy (on the PATH) while pairing; raw stacks in this folder")
     ap.add_argument("--timeout-s", type=float, default=420.0, help="hard bound of each run")
     ap.add_argument("--budget-s", type=float, default=150.0, help="stop pairing after this much run time")
     ap.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
@@ -489,7 +531,9 @@ def main() -> None:
     for size in sizes:
         for mode in modes:
             args.applicants = size
-            res = asyncio.run(asyncio.wait_for(run(args, mode), args.timeout_s))
+            # the clients' loop is uvloop, as the servers' (uvicorn's default when installed): 1,300
+            # sockets in one process should cost the shared cores as little as they can
+            res = uvloop.run(asyncio.wait_for(run(args, mode), args.timeout_s))
             print()
             print(f"### {size} waiting, {mode} routing")
             print(report(res))

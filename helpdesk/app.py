@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -97,6 +98,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None,
                 await wire(state, stack)
             log.info("helpdesk started (database=%s, redis=%s)", engine.url.get_backend_name(),
                      "on" if state.redis is not None else "off")
+            if settings.gc_freeze:  # start-up's objects (modules, routes, mappers) live as long as the process
+                gc.collect()
+                gc.freeze()
             yield
 
     docs = settings.dev_mode or settings.api_docs_public  # the API map is not published by default

@@ -23,6 +23,9 @@ from helpdesk.db import Base, make_engine, make_session_factory
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CHROMIUM = "/usr/bin/chromium"
+# Apps started in this process do not freeze the collector's generations: the suite starts hundreds
+# (servers started as subprocesses get a clean environment and the default, as in production).
+os.environ.setdefault("HELPDESK_GC_FREEZE", "0")
 
 
 def require_service(name: str, available: bool) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from helpdesk.accounts.models import Staff
 from helpdesk.applicants.models import Applicant
@@ -22,6 +23,34 @@ HISTORY = (
     .order_by(WorkOrder.created_at.desc())
     .limit(HISTORY_LIMIT)
 )
+
+# A pairing step's rows in one round trip: the work order with its item, unit and applicant and,
+# on answering, the agent and the agent's unit. Loaded into the session (and held by the caller:
+# the identity map is weak), so the record, the outbox view, the offer context and the names that
+# follow find them there instead of reading each with its own SELECT. Built once.
+_AGENT_UNIT = aliased(OrgUnit)
+_STEP_ROWS = (
+    select(WorkOrder, ServiceItem, OrgUnit, Applicant)
+    .outerjoin(ServiceItem, ServiceItem.id == WorkOrder.item_id)
+    .outerjoin(OrgUnit, OrgUnit.id == WorkOrder.unit_id)
+    .outerjoin(Applicant, Applicant.id == WorkOrder.applicant_id)
+    .where(WorkOrder.id == bindparam("work_order_id"))
+)
+_ANSWER_ROWS = (
+    _STEP_ROWS.add_columns(Staff, _AGENT_UNIT)
+    .outerjoin(Staff, Staff.id == bindparam("agent_id"))
+    .outerjoin(_AGENT_UNIT, _AGENT_UNIT.id == Staff.unit_id)
+)
+
+
+async def step_rows(session: AsyncSession, work_order_id: str, agent_id: int | None = None) -> tuple[Any, ...] | None:
+    """(work order, item, unit, applicant[, agent, agent's unit]) or None when there is no such
+    work order; keep the tuple while the session works with them."""
+    if agent_id is None:
+        row = (await session.execute(_STEP_ROWS, {"work_order_id": work_order_id})).first()
+    else:
+        row = (await session.execute(_ANSWER_ROWS, {"work_order_id": work_order_id, "agent_id": agent_id})).first()
+    return None if row is None else tuple(row)
 
 
 async def offer_context(session: AsyncSession, wo: WorkOrder, waited_s: float, fallback_level: int) -> dict[str, Any]:

@@ -34,11 +34,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
 from helpdesk.journey import absence, agent_status
-from helpdesk.journey.context import offer_context, peer_names
+from helpdesk.journey.context import offer_context, peer_names, step_rows
 from helpdesk.journey.positions import LinePositions
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.logs import log_context
-from helpdesk.org.models import OrgUnit
 from helpdesk.outage import is_service_unavailable
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
@@ -128,9 +127,10 @@ class Journey:
         now = self.now()
         if isinstance(event, Offered):
             async with self.state.sessions() as session:
-                wo = await session.get(WorkOrder, event.work_order_id)
-                if wo is None:
+                rows = await step_rows(session, event.work_order_id)  # held: the context reads them
+                if rows is None:
                     return
+                wo = rows[0]
                 await wos.mark_offered(session, wo, event.agent_id, now, event.fallback_level)
                 ctx = await offer_context(session, wo, event.waited_s, event.fallback_level)
                 await session.commit()
@@ -209,13 +209,12 @@ class Journey:
     async def connect_call(self, event: Connected) -> None:
         now = self.now()
         async with self.state.sessions() as session:
-            wo = await session.get(WorkOrder, event.work_order_id)
-            agent = await session.get(Staff, event.agent_id)
+            # held: the record, the outbox and peer_names read them again (the identity map is weak)
+            rows = await step_rows(session, event.work_order_id, event.agent_id)
+            wo, agent = (rows[0], rows[4]) if rows is not None else (None, None)
             if wo is None or agent is None:
                 log.error("connected ticket %s has no work order or agent", event.ticket)
                 return
-            # held: the record and peer_names read it again (the session's identity map is weak)
-            _unit = await session.get(OrgUnit, agent.unit_id)
             await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
                                     fallback_level=event.fallback_level, now=now)
             names = await peer_names(session, wo)
