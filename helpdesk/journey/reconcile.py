@@ -3,14 +3,21 @@ database disagree on after a fault that no rebuild covers (a process killed betw
 database outage during a step) and repairs it, recording the repair on the work order's timeline.
 
 Each finding must be seen on two passes running before it is repaired: one sighting may be a step
-in flight (an accept between the queue and the room), two a pass apart mean the step died."""
+in flight (an accept between the queue and the room), two a pass apart mean the step died.
+
+Calls and agents are bounded by the staff and are all looked at on every pass. Waiting requests grow
+with the queue: a pass compares at most WAITING_SLICE of them (in id order, going on where the last
+pass stopped) plus the last pass's suspects, reading two columns, so an idle province with 10,000
+waiting costs Redis and the leader a bounded amount per pass; a lost entry is found within
+(waiting / WAITING_SLICE + 1) passes."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from helpdesk_queue import QueueError
 from helpdesk_signaling import protocol as p
@@ -23,6 +30,7 @@ from helpdesk.workorders.models import WorkOrder, WorkOrderStatus
 
 log = logging.getLogger(__name__)
 SETTLE = timedelta(seconds=10)  # younger records may be mid-step: not judged yet
+WAITING_SLICE = 1000  # waiting requests compared with the queue per pass (besides the last suspects)
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Reconciler:
     def __init__(self, journey: Journey) -> None:
         self.journey = journey
         self._suspects: set[str] = set()
+        self._after = ""  # the waiting slice of the next pass starts after this work order id
 
     def _confirmed(self, seen: set[str]) -> set[str]:
         confirmed, self._suspects = seen & self._suspects, seen
@@ -50,6 +59,23 @@ class Reconciler:
     def reset(self) -> None:
         """A new leader term: sightings from an earlier term are not trusted."""
         self._suspects = set()
+        self._after = ""
+
+    async def _waiting(self, session: Any, now: datetime) -> list[tuple[str, str]]:
+        """(work order id, applicant id) of this pass's slice of the waiting requests, and of the
+        waiting requests the last pass suspected (so that a second sighting can confirm them)."""
+        base = select(WorkOrder.id, WorkOrder.applicant_id).where(
+            WorkOrder.status.in_(WAITING), WorkOrder.created_at >= now - WAITING_MAX_AGE,
+            WorkOrder.updated_at < now - SETTLE)
+        rows = [tuple(r) for r in await session.execute(
+            base.where(WorkOrder.id > self._after).order_by(WorkOrder.id).limit(WAITING_SLICE))]
+        self._after = rows[-1][0] if len(rows) == WAITING_SLICE else ""  # a short slice: start over next time
+        again = sorted(k[5:] for k in self._suspects if k.startswith("wait:"))
+        if again:
+            known = {r[0] for r in rows}
+            rows += [tuple(r) for r in await session.execute(base.where(WorkOrder.id.in_(again)))
+                     if r[0] not in known]
+        return rows
 
     async def run(self) -> Repairs:
         j, now = self.journey, self.journey.now()
@@ -57,17 +83,15 @@ class Reconciler:
         async with j.state.sessions() as session:
             in_call = (await session.scalars(select(WorkOrder).where(
                 WorkOrder.status == WorkOrderStatus.in_call, WorkOrder.updated_at < now - SETTLE))).all()
-            waiting = (await session.scalars(select(WorkOrder).where(
-                WorkOrder.status.in_(WAITING), WorkOrder.created_at >= now - WAITING_MAX_AGE,
-                WorkOrder.updated_at < now - SETTLE))).all()
+            waiting = await self._waiting(session, now)
         seen: set[str] = set()
         for wo in in_call:
             if await hub.get_room(wo.id) is None:
                 seen.add("room:" + wo.id)
-        queued = await store.entry_work_orders([wo.applicant_id for wo in waiting])  # in bulk: grows with the queue
-        for wo in waiting:
-            if queued.get(wo.applicant_id) != wo.id:
-                seen.add("wait:" + wo.id)
+        queued = await store.entry_work_orders([applicant_id for _, applicant_id in waiting])
+        for wo_id, applicant_id in waiting:
+            if queued.get(applicant_id) != wo_id:
+                seen.add("wait:" + wo_id)
         calls: Counter[int] = Counter()
         rooms: dict[str, str] = {}  # room id -> agent member, over every known agent's rooms
         for agent in await store.list_agents():
@@ -84,9 +108,9 @@ class Reconciler:
                 await self._end_lost_call(wo.id, done)
         for key in sorted(k for k in confirmed if k.startswith("stale:")):
             await self._close_finished(key[6:], done)
-        for wo in waiting:
-            if "wait:" + wo.id in confirmed:
-                await self._requeue(wo.id, done)
+        for wo_id, _ in waiting:
+            if "wait:" + wo_id in confirmed:
+                await self._requeue(wo_id, done)
         for key in sorted(k for k in confirmed if k.startswith("agent:")):
             await self._free_agent(int(key[6:]), done)
         if done:
