@@ -65,9 +65,10 @@ def register_serve(sub: Subparsers) -> None:
     p.set_defaults(func=_serve)
 
 
-# uvicorn's sans-I/O WebSocket protocol: no tasks of its own per socket, and the signaling relay writes
-# frames to it without a task hop (helpdesk_signaling/wire.py).
-WS_IMPL = "websockets-sansio"
+# uvicorn's sans-I/O WebSocket protocol made lean (helpdesk_signaling/uvicorn_ws.py): no tasks of its own
+# per socket, the signaling relay writes frames to it without a task hop (helpdesk_signaling/wire.py),
+# and an idle socket is parked without a task at all.
+WS_IMPL = "helpdesk_signaling.uvicorn_ws:LeanWebSocketProtocol"
 
 
 def _serve(args: argparse.Namespace) -> None:
