@@ -35,7 +35,8 @@ from websockets.exceptions import ConnectionClosed
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Signaling relay"
 WINDOW = 2
-WS_IMPL = "websockets-sansio"  # as `helpdesk serve` runs
+LEAN = "helpdesk_signaling.uvicorn_ws:LeanWebSocketProtocol"  # helpdesk.cli.WS_IMPL, as `helpdesk serve` runs
+WS_IMPL = LEAN
 
 
 # ---- servers (child processes) -----------------------------------------------------------------
@@ -306,7 +307,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=["endpoint", "bare"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn's WebSocket implementation")
+    parser.add_argument("--ws", default=LEAN, help="uvicorn's WebSocket implementation")
     args = parser.parse_args()
     global WS_IMPL
     WS_IMPL = args.ws

@@ -65,9 +65,18 @@ def register_serve(sub: Subparsers) -> None:
     p.set_defaults(func=_serve)
 
 
-# uvicorn's sans-I/O WebSocket protocol: no tasks of its own per socket, and the signaling relay writes
-# frames to it without a task hop (helpdesk_signaling/wire.py).
-WS_IMPL = "websockets-sansio"
+# uvicorn's sans-I/O WebSocket protocol made lean (helpdesk_signaling/uvicorn_ws.py): no tasks of its own
+# per socket, the signaling relay writes frames to it without a task hop (helpdesk_signaling/wire.py),
+# and an idle socket is parked without a task at all.
+WS_IMPL = "helpdesk_signaling.uvicorn_ws:LeanWebSocketProtocol"
+
+
+def ws_options(compression: bool) -> dict[str, Any]:
+    """uvicorn's WebSocket settings for `helpdesk serve`. No protocol-level pings: the app's heartbeat
+    (the client pings every heartbeat_s, the server closes a socket silent for two, socket.js gives up
+    on a server silent for 2.5) already finds dead peers both ways, and uvicorn's pings cost a timer
+    and a wake-up per socket every 20 s."""
+    return {"ws": WS_IMPL, "ws_per_message_deflate": compression, "ws_ping_interval": None}
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -81,16 +90,14 @@ def _serve(args: argparse.Namespace) -> None:
     if args.reload or args.workers > 1:  # uvicorn's supervisors: sockets closed 1012 without `reconnect`
         uvicorn.run("helpdesk.app:create_app", factory=True, host=args.host, port=args.port, log_config=None,
                     reload=args.reload, workers=None if args.reload else args.workers, proxy_headers=True,
-                    forwarded_allow_ips=args.forwarded_allow_ips, ws=WS_IMPL,
-                    ws_per_message_deflate=settings.ws_compression)
+                    forwarded_allow_ips=args.forwarded_allow_ips, **ws_options(settings.ws_compression))
         return
     from helpdesk.drain import DrainingServer
 
     # One process (a container replica): shutdown first tells every socket to reconnect elsewhere.
     config = uvicorn.Config("helpdesk.app:create_app", factory=True, host=args.host, port=args.port,
                             log_config=None, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
-                            timeout_graceful_shutdown=15, ws=WS_IMPL,
-                            ws_per_message_deflate=settings.ws_compression)
+                            timeout_graceful_shutdown=15, **ws_options(settings.ws_compression))
     DrainingServer(config).run()
 
 

@@ -81,9 +81,11 @@ async def socket(ws: WebSocket) -> None:
     feed = state.components.get("supervision")
     if feed is not None and staff is not None:
         await feed.watch(member, staff)
-    try:
-        await journey.endpoint.serve(ws, member, role, extra)
-    finally:
+
+    async def gone() -> None:
         if feed is not None:
             feed.unwatch(member)
         await journey.on_disconnect(member, role, staff)
+
+    # Under `helpdesk serve` the socket is parked: this returns at once and gone() runs when it closes.
+    await journey.endpoint.serve(ws, member, role, extra, on_end=gone)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import contextvars
 import logging
-import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
+from helpdesk_signaling.connection import SocketConnection
 from helpdesk_signaling.errors import SignalingError
-from helpdesk_signaling.hub import CLOSE_HEARTBEAT, CLOSE_SLOW, ExpiredRoom, Hub, Room
+from helpdesk_signaling.hub import CLOSE_HEARTBEAT, ExpiredRoom, Hub, Room
 from helpdesk_signaling.protocol import (
     ALLOWED_ROLES,
     Annotate,
@@ -33,7 +32,7 @@ from helpdesk_signaling.protocol import (
     relay_of,
     signal_envelope,
 )
-from helpdesk_signaling.wire import Wire, wire_of
+from helpdesk_signaling.wire import Message, wire_of
 
 log = logging.getLogger(__name__)
 
@@ -68,126 +67,6 @@ def _log_outage(exc: BaseException, message: str, *args: object) -> None:
         log.exception(message, *args)
 
 
-class SocketConnection:
-    """One socket's outbound side. Frames are written at once while the transport takes them (from
-    whichever task delivers: usually the peer's reading task); under back-pressure they wait in an
-    outbox written by a task that lives only while the outbox is not empty, so order is kept."""
-
-    __slots__ = (
-        "_closing",
-        "_out",
-        "_writer",
-        "from_suffix",
-        "id",
-        "max_queue",
-        "member",
-        "reading",
-        "seen",
-        "silent",
-        "timer",
-        "touched",
-        "wire",
-    )
-
-    def __init__(self, wire: Wire, member: str, max_queue: int = 512) -> None:
-        self.id = uuid.uuid4().hex
-        self.member = member
-        self.wire = wire
-        self.max_queue = max_queue
-        self.from_suffix = ',"from":' + json.dumps(member, ensure_ascii=False) + "}"  # for relayed signals
-        self.seen = 0.0  # loop time of the last frame read (the heartbeat check)
-        self.reading = False  # the reader is waiting for a frame (only then may the check cancel it)
-        self.silent = False  # the check found the peer silent and cancelled the reader
-        self.timer: asyncio.TimerHandle | None = None
-        self.touched = 0.0  # when a ping last refreshed the member's liveness in the hub
-        self._out: deque[str | tuple[int, str]] | None = None  # None: nothing waiting, write directly
-        self._closing = False
-        self._writer: asyncio.Task[None] | None = None
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def deliver(self, text: str) -> bool:
-        if self._closing:
-            return False
-        out = self._out
-        if out is None:
-            if self.wire.write_now(text):
-                return True
-            out = self._out = deque()
-        elif len(out) >= self.max_queue:
-            log.warning("member %s does not read its socket; closing it", self.member)
-            self._closing = True
-            out.clear()  # the close goes first: what the client did not read is lost anyway
-            out.append((CLOSE_SLOW, "too slow"))
-            return False
-        out.append(text)
-        self._flush_later()
-        return True
-
-    def hold(self, first: str) -> None:
-        """Queue `first` and whatever follows until release() (the welcome, while the hub registers)."""
-        self._out = deque([first])
-
-    def release(self) -> None:
-        """Write what was held, directly while the transport takes it."""
-        out = self._out
-        while out and isinstance(out[0], str) and self.wire.write_now(out[0]):
-            out.popleft()
-        if out:
-            self._flush_later()
-        else:
-            self._out = None
-
-    async def close(self, code: int, reason: str) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if self._out is None:
-            self._out = deque()
-        self._out.append((code, reason))
-        self._flush_later()
-
-    def _flush_later(self) -> None:
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._flush(), name=f"ws-writer-{self.member}")
-
-    async def _flush(self) -> None:
-        out = self._out
-        try:
-            while out:
-                item = out[0]
-                if isinstance(item, tuple):
-                    out.clear()
-                    await self.wire.send({"type": "websocket.close", "code": item[0], "reason": item[1]})
-                    return
-                await self.wire.send({"type": "websocket.send", "text": item})
-                out.popleft()
-        except (WebSocketDisconnect, RuntimeError, OSError):  # the peer is gone (OSError: uvicorn's)
-            self._closing = True
-        finally:
-            self._writer = None
-            if not out:
-                self._out = None  # drained: back to direct writes
-
-    async def finish(self, drain_s: float = 0.0) -> None:
-        """Stop writing (the reader has seen the disconnect), after up to drain_s for queued messages."""
-        self._closing = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        writer = self._writer
-        if writer is None:
-            return
-        if drain_s:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(writer), drain_s)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-
-
 class SignalingEndpoint:
     """Serves one member's socket: welcome, heartbeat, relay, app messages, drop handling."""
 
@@ -204,24 +83,41 @@ class SignalingEndpoint:
         self.connections: set[SocketConnection] = set()  # this process's live sockets
         self.draining = False
         self._all_gone = asyncio.Event()  # set when draining and the last socket has gone
+        self._parked = 0  # parked sockets (the sweep runs while there are any)
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def now(self) -> float:
         return self.clock.now().timestamp()
 
     async def serve(self, websocket: WebSocket, member: str, role: str,
-                    welcome_extra: dict[str, Any] | None = None) -> None:
-        """Run the socket until it closes; the hub learns of the drop in every case.
+                    welcome_extra: dict[str, Any] | None = None,
+                    on_end: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run the socket until it closes; the hub learns of the drop in every case, then `on_end`
+        runs (exactly once, whatever happened).
 
+        Under the lean uvicorn protocol the socket is *parked* once registered: this returns at once
+        and the socket lives on without a task (see _park); `on_end` runs when it closes. Elsewhere
+        this task reads the socket until it closes.
         If the hub's backend is down (Redis lost) the client gets `error unavailable` and a 1011 close,
         and reconnects with backoff until it is back.
         """
+        parked = False
+        try:
+            parked = await self._serve(websocket, member, role, welcome_extra, on_end)
+        finally:
+            if not parked and on_end is not None:
+                await on_end()
+
+    async def _serve(self, websocket: WebSocket, member: str, role: str, welcome_extra: dict[str, Any] | None,
+                     on_end: Callable[[], Awaitable[None]] | None) -> bool:
+        """True when the socket was parked (then the park's end runs `on_end`)."""
         welcome = {"member": member, "role": role, "heartbeat_s": self.heartbeat_s, **(welcome_extra or {})}
         welcome_text = dump(Welcome.model_validate(welcome))  # the app's mistake fails before accept
         await websocket.accept()
         if self.draining:  # this process is shutting down: straight to another one
             await websocket.send_text(dump(Reconnect()))
             await websocket.close(CLOSE_RESTART, "service restart")
-            return
+            return False
         wire = wire_of(websocket)
         wire.shed()
         conn = SocketConnection(wire, member)
@@ -232,20 +128,108 @@ class SignalingEndpoint:
             _log_outage(exc, "signaling hub unavailable; refusing member %s for now", member)
             await websocket.send_text(dump(error("unavailable", "signaling is unavailable; retry shortly")))
             await websocket.close(1011, "unavailable")
-            return
+            return False
         conn.release()
         self.connections.add(conn)
+        if wire.can_park:
+            self._park(conn, role, on_end)
+            return True
         try:
             await self._read(conn, member, role)
         finally:
-            self.connections.discard(conn)
-            await conn.finish()
-            try:
-                await self.hub.disconnect(member, conn, now=self.now(), grace_s=self.grace_s)
-            except Exception as exc:
-                _log_outage(exc, "could not record the drop of member %s", member)
-            if self.draining and not self.connections:
-                self._all_gone.set()
+            await self._gone(conn)
+        return False
+
+    async def _gone(self, conn: SocketConnection) -> None:
+        self.connections.discard(conn)
+        await conn.finish()
+        try:
+            await self.hub.disconnect(conn.member, conn, now=self.now(), grace_s=self.grace_s)
+        except Exception as exc:
+            _log_outage(exc, "could not record the drop of member %s", conn.member)
+        if self.draining and not self.connections:
+            self._all_gone.set()
+
+    def _park(self, conn: SocketConnection, role: str, on_end: Callable[[], Awaitable[None]] | None) -> None:
+        """No task per idle socket: the server hands each event to on_event, which queues it in
+        conn.inbox; a worker task (in this task's context: the log lines keep the member) lives only
+        while the inbox is not empty. The heartbeat is one sweep over all parked sockets (_sweep)."""
+        context = contextvars.copy_context()
+        wire = conn.wire
+
+        def on_event(event: Message) -> None:
+            if conn.inbox is not None:
+                conn.inbox.append(event)
+                return
+            conn.inbox = [event]
+            conn.worker = wire.spawn(self._work(conn, role, on_end), context)
+
+        conn.seen = asyncio.get_running_loop().time()
+        conn.parked = True  # the sweep watches its heartbeat
+        self._parked += 1
+        self._start_sweep()
+        wire.park(on_event)
+
+    async def _work(self, conn: SocketConnection, role: str, on_end: Callable[[], Awaitable[None]] | None) -> None:
+        """A parked socket's events in order, as _read handles them; ends the socket on disconnect."""
+        inbox, wire, member = conn.inbox, conn.wire, conn.member
+        assert inbox is not None
+        loop = asyncio.get_running_loop()
+        ended = True
+        try:
+            while True:
+                event = inbox.pop(0)
+                if not inbox:
+                    wire.resume()  # the server reads the next frame while this one is handled
+                if event["type"] == "websocket.disconnect":
+                    break
+                conn.seen = loop.time()
+                raw = event.get("text")
+                if raw is None:
+                    await self.handle(conn, member, role, event.get("bytes") or b"")
+                elif (envelope := signal_envelope(raw, self.max_message_bytes)) is not None:
+                    await self._relay_signal(conn, member, envelope[0], raw, to=envelope[1])
+                else:
+                    await self.handle(conn, member, role, raw)
+                if not inbox:
+                    ended = False
+                    break
+        except BaseException:
+            wire.abort()  # cancelled (forced shutdown): the socket ends with its worker
+            raise
+        finally:
+            conn.inbox = conn.worker = None
+            if ended:
+                self._parked -= 1
+                await self._gone(conn)
+                if on_end is not None:
+                    try:
+                        await on_end()
+                    except Exception:
+                        log.exception("the end of member %s's socket failed", member)
+
+    def _start_sweep(self) -> None:
+        if self._sweeper is None:
+            loop = asyncio.get_running_loop()
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep)
+
+    def _sweep_every(self) -> float:
+        return max(0.05, min(5.0, self.heartbeat_s / 2))
+
+    def _sweep(self) -> None:
+        """The heartbeat of every parked socket (one timer, not one per socket): a socket silent for
+        more than two heartbeats is closed, and given up after close_timeout_s without an answer."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        now, limit = loop.time(), 2 * self.heartbeat_s
+        for conn in self.connections:
+            if conn.parked and conn.inbox is None and not conn.silent and now - conn.seen > limit:
+                conn.silent = True
+                log.info("member %s silent for %.0f s: closing", conn.member, now - conn.seen)
+                conn.shut(CLOSE_HEARTBEAT, "heartbeat timeout")
+                conn.timer = loop.call_later(self.close_timeout_s, conn.wire.abort)
+        if self._parked > 0:
+            self._sweeper = loop.call_later(self._sweep_every(), self._sweep)
 
     async def _read(self, conn: SocketConnection, member: str, role: str) -> None:
         """The socket's one task: read, handle, repeat. A timer (not a task) checks the heartbeat: a

@@ -3,15 +3,18 @@
 The ASGI middleware chain wraps `send`/`receive` once per layer, so every frame of a long-lived socket
 would pass through each wrapper. `RawFrames` (the outermost middleware) keeps the server's own pair in
 the scope; `wire_of` builds the socket's Wire from it. Under uvicorn's sans-I/O WebSocket protocol
-(`--ws websockets-sansio`, what `helpdesk serve` runs) a text frame is written synchronously to the
-transport while it is writable, so the reading task relays without awaiting; under back-pressure, or on
-any other server, frames go through the awaited ASGI `send`.
+(`--ws websockets-sansio`) or its lean form (uvicorn_ws.py, what `helpdesk serve` runs) a text frame is
+written synchronously to the transport while it is writable, so the reading task relays without
+awaiting; under back-pressure, or on any other server, frames go through the awaited ASGI `send`.
+Under the lean protocol an accepted socket can also be parked: no task while it is idle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from contextvars import Context
+from typing import Any, cast
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,32 +47,63 @@ class RawFrames:
 
 class Wire:
     """One accepted socket's frames: `receive` and `send` are the ASGI callables (unwrapped when the
-    server's own are known); `write_now` writes a text frame without awaiting, or says it cannot."""
+    server's own are known); `write_now` writes a text frame without awaiting, or says it cannot.
+    Under the lean protocol (uvicorn_ws.LeanWebSocketProtocol) the socket can also be parked."""
 
-    __slots__ = ("_proto", "receive", "send")
+    __slots__ = ("_lean", "_proto", "receive", "send")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self.receive = receive
         self.send = send
         proto = getattr(send, "__self__", None)
-        self._proto = proto if _is_sansio(proto) else None
+        self._lean: Any = proto if _is_lean(proto) else None
+        self._proto = proto if self._lean is None and _is_sansio(proto) else None
 
     def write_now(self, text: str) -> bool:
         """Write one text frame now if the transport takes it without waiting; False: use `send`."""
-        p = self._proto
-        if p is None or p.conn.state is not _OPEN or p.close_sent or not p.writable.is_set():
-            return False
+        p = self._lean
+        if p is not None:
+            if not p.writable_now():
+                return False
+        else:
+            p = self._proto
+            if p is None or p.conn.state is not _OPEN or p.close_sent or not p.writable.is_set():
+                return False
         p.conn.send_text(text.encode())
         p.transport.write(b"".join(p.conn.data_to_send()))
         return True
 
     @property
     def direct(self) -> bool:
-        return self._proto is not None
+        return self._proto is not None or self._lean is not None
+
+    @property
+    def can_park(self) -> bool:
+        return self._lean is not None
+
+    def park(self, on_event: Callable[[Message], None]) -> None:
+        """Events go to on_event from now on (see LeanWebSocketProtocol.park); the app's coroutine may
+        return. Call resume() after handling each message."""
+        assert self._lean is not None
+        self._lean.park(on_event)
+
+    def resume(self) -> None:
+        if self._lean is not None:
+            self._lean.resume_reading()
+
+    def abort(self) -> None:
+        if self._lean is not None:
+            self._lean.abort()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], context: Context | None = None) -> asyncio.Task[None]:
+        """A task the server waits for at shutdown when it can (the lean protocol's), else a plain one."""
+        if self._lean is not None:
+            return cast(asyncio.Task[None], self._lean.spawn(coro, context))
+        return asyncio.get_running_loop().create_task(coro, context=context)
 
     def shed(self) -> None:
         """After the handshake: let go of the upgrade request and response the server keeps (only its
-        handshake reads them; a few KB per socket, for hours)."""
+        handshake reads them; a few KB per socket, for hours). The lean protocol keeps neither."""
         p = self._proto
         if p is not None and p.handshake_complete:
             p.request = p.response = None
@@ -84,8 +118,22 @@ def wire_of(websocket: Any) -> Wire:
     return Wire(websocket._receive, websocket._send)
 
 
+_LEAN: type | None = None
 _SANSIO: type | None = None
 _OPEN: Any = None
+
+
+def _is_lean(proto: Any) -> bool:
+    global _LEAN
+    if proto is None:
+        return False
+    if _LEAN is None:
+        try:
+            from helpdesk_signaling.uvicorn_ws import LeanWebSocketProtocol
+        except ImportError:  # no uvicorn here
+            return False
+        _LEAN = LeanWebSocketProtocol
+    return isinstance(proto, _LEAN)
 
 
 def _is_sansio(proto: Any) -> bool:

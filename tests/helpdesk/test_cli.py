@@ -117,6 +117,20 @@ def test_components_register_subcommands() -> None:
     assert parser.parse_args(["serve", "--port", "9000"]).port == 9000
 
 
+def test_serve_runs_the_lean_websocket_protocol_without_protocol_pings() -> None:
+    """What `helpdesk serve` hands uvicorn: the lean protocol (idle sockets parked), and no uvicorn
+    keepalive timer per socket (the app's heartbeat finds dead peers)."""
+    import uvicorn
+    from helpdesk_signaling.uvicorn_ws import LeanWebSocketProtocol
+
+    from helpdesk.cli import ws_options
+
+    config = uvicorn.Config("helpdesk.app:create_app", factory=True, **ws_options(False))
+    config.load()
+    assert config.ws_protocol_class is LeanWebSocketProtocol
+    assert config.ws_ping_interval is None and config.ws_per_message_deflate is False
+
+
 def test_readme_lists_every_setting() -> None:
     """README's configuration table is exactly what `helpdesk settings` generates."""
     from helpdesk.cli import settings_table

@@ -63,6 +63,7 @@ class Stack:
     endpoint: SignalingEndpoint
     hub: Hub
     handled: list[tuple[str, str, ClientMessage]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)  # members whose socket's on_end ran
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
     http: str = ""
@@ -134,7 +135,11 @@ async def start_stack(hub: Hub, clock: Any, *, heartbeat_s: float = 5.0, grace_s
             role_in_call = "applicant" if polite else "agent"
             extra["room"] = {"room": rooms[0].id, "role": role_in_call, "polite": polite, "peer": {},
                              "resumed": member in rooms[0].dropped}
-        await endpoint.serve(websocket, member, role, extra)
+
+        async def on_end() -> None:
+            stack.ended.append(member)
+
+        await endpoint.serve(websocket, member, role, extra, on_end=on_end)
 
     @app.get("/call")
     async def call_page() -> HTMLResponse:
@@ -144,7 +149,7 @@ async def start_stack(hub: Hub, clock: Any, *, heartbeat_s: float = 5.0, grace_s
     app.add_middleware(RawFrames)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                            ws="websockets-sansio")
+                            ws="helpdesk_signaling.uvicorn_ws:LeanWebSocketProtocol")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

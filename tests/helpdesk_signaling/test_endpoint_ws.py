@@ -225,6 +225,31 @@ async def test_silent_socket_is_closed_after_two_heartbeats(stacks: StackFactory
     assert "peer.dropped" in seen
 
 
+async def test_an_idle_socket_keeps_no_task_and_its_end_runs_once(stacks: StackFactory) -> None:
+    """Parked by the lean uvicorn protocol: no reading task per socket; messages, the heartbeat
+    sweep and the end (hub drop, then on_end) still happen."""
+    stack = await stacks(heartbeat_s=0.2)
+    await stack.hub.open_room("r1", (A, B))
+    a, b = await stack.client(A), await stack.client(B, "agent")
+    await asyncio.sleep(0.05)
+    serving = [t for t in asyncio.all_tasks() if "SignalingEndpoint" in repr(t.get_coro())
+               or "_run_asgi" in repr(t.get_coro())]
+    assert serving == []
+    for _ in range(4):  # pings keep both alive past two heartbeats
+        await asyncio.sleep(0.15)
+        await a.alive()
+        await b.alive()
+    await a.send(OFFER)
+    assert (await b.recv())["from"] == A
+    await a.ws.close()
+    assert (await b.recv())["type"] == "peer.dropped"
+    await asyncio.sleep(0.05)
+    assert stack.ended == [A] and len(stack.endpoint.connections) == 1
+    await b.ws.close()
+    await asyncio.sleep(0.05)
+    assert stack.ended == [A, B] and not stack.endpoint.connections
+
+
 async def test_welcome_carries_the_extra_payload(stacks: StackFactory) -> None:
     stack = await stacks()
     a = await stack.client(A)

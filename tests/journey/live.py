@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.service import Skill
 from helpdesk.app import create_app
+from helpdesk.cli import WS_IMPL
 from helpdesk.clock import Clock
 from helpdesk.config import Settings
 from helpdesk.org.models import UnitLevel
@@ -50,7 +51,7 @@ async def live_app(settings: Settings, clock: Clock | None = None) -> AsyncItera
     app = create_app(settings, clock=clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+                                           ws=WS_IMPL, lifespan="on"))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(15):
         while not server.started:

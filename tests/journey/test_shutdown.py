@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from helpdesk.app import create_app
+from helpdesk.cli import WS_IMPL
 from helpdesk.config import Settings
 from helpdesk.drain import DrainingServer
 from tests.conftest import create_schema, free_port
@@ -43,7 +44,7 @@ async def test_shutdown_tells_every_socket_to_reconnect(settings: Settings) -> N
     await create_schema(settings.database_url)
     app = create_app(settings)
     server = DrainingServer(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+                                           ws=WS_IMPL, lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(15):
@@ -169,7 +170,7 @@ async def test_a_socket_opened_while_draining_is_sent_on(settings: Settings) -> 
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+                                           ws=WS_IMPL, lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(15):

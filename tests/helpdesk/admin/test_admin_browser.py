@@ -14,6 +14,7 @@ import uvicorn
 from playwright.async_api import Page, expect
 
 from helpdesk.app import create_app
+from helpdesk.cli import WS_IMPL
 from helpdesk.config import Settings
 from tests.conftest import free_port
 from tests.helpdesk.test_cli import run as run_cli
@@ -32,7 +33,7 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
     """The real app under uvicorn on the database the CLI made (no test seeding)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+                                           ws=WS_IMPL, lifespan="on"))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(15):
         while not server.started:
