@@ -25,6 +25,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from helpdesk.cli import WS_IMPL
 from helpdesk.db import make_engine, make_session_factory
 from tests.conftest import create_schema, free_port
 from tests.helpdesk.factories import PASSWORD
@@ -54,11 +55,12 @@ class Proc:
         """Starts the process; with `profile`, under cProfile (written there on a clean stop())."""
         log = self.log_path.open("ab")
         wrap = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
-        # as `helpdesk serve` runs it: permessage-deflate only with HELPDESK_WS_COMPRESSION (off by default)
+        # as `helpdesk serve` runs it (helpdesk.cli.ws_options): the lean protocol, no protocol pings,
+        # permessage-deflate only with HELPDESK_WS_COMPRESSION (off by default)
         deflate = self.env.get("HELPDESK_WS_COMPRESSION", "").lower() in ("1", "true", "yes", "on")
         self.popen = subprocess.Popen(
             [sys.executable, *wrap, "-m", "uvicorn", "helpdesk.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--ws", "websockets-sansio",
+             "--port", str(self.port), "--log-level", "warning", "--ws", WS_IMPL, "--ws-ping-interval", "0",
              "--ws-per-message-deflate", "true" if deflate else "false"],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
