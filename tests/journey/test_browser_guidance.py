@@ -4,6 +4,7 @@ side land at the same spot of the picture on the other side, whatever the elemen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,15 @@ async def test_marks_land_on_the_same_spot_of_the_picture_on_both_sides(settings
             assert got[0]["kind"] == "arrow" and got[0]["pinned"] and got[0]["by"] == "agent", got
             (x0, y0), (x1, y1) = got[0]["points"]
             assert abs(x0 - 0.25) < 0.02 and abs(y0 - 0.5) < 0.02 and abs(x1 - 0.7) < 0.02 and abs(y1 - 0.3) < 0.02
-            pixel = await applicant.evaluate(PIXEL_JS, [applicant_id, "camera", 0.7, 0.3])
-            assert pixel[0] > 180 and pixel[1] < 80 and pixel[3] > 0, pixel  # the agent's red, opaque
+            seen: list[list[int]] = []
+
+            async def red_at_the_tip() -> bool:  # painted on the next frame after the mark arrives
+                seen.append(await applicant.evaluate(PIXEL_JS, [applicant_id, "camera", 0.7, 0.3]))
+                return seen[-1][0] > 180 and seen[-1][1] < 80 and seen[-1][3] > 0  # the agent's red, opaque
+
+            with contextlib.suppress(TimeoutError):
+                await wait_for(red_at_the_tip, timeout=10, every=0.1)
+            assert seen[-1][0] > 180 and seen[-1][1] < 80 and seen[-1][3] > 0, seen[-3:]
             # The applicant circles a spot on the agent's shared screen (a pointer first: the live cursor).
             await agent.click("#screen-share")
             await video_flowing(applicant, streams=2)
