@@ -392,8 +392,8 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         monitor.terminate()
         monitor.wait(5)
         worst = sorted(pairings, key=lambda pr: -pr["ms"])[:6]
-        log("slowest pairings (ms @ s into the phase): "
-            + ", ".join(f"{pr['ms']:.0f} @ {pr['at']:.2f}" for pr in sorted(worst, key=lambda pr: pr["at"])))
+        slowest = ", ".join(f"{pr['ms']:.0f} @ {pr['at']:.1f}" for pr in sorted(worst, key=lambda pr: pr["at"]))
+        log(f"slowest pairings (ms @ s into the phase): {slowest}")
         log("pairing done; counting the monitor capture")
         sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)
         sent_pair, trips_pair = monitor_counts(capture, w_pair, w_pair_end)
@@ -439,6 +439,7 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             "per_pairing": per_pairing, "per_pairing_total": sum(per_pairing.values()),
             "sent_per_pairing": sent_per_pairing, "sent_total": sum(sent_per_pairing.values()),
             "sent_bg_per_s": sum(sent_bg.values()), "trips": trips_per,
+            "slowest": slowest,
             "kinds": {k: v / len(pairings) for k, v in kinds.most_common(6)},
             "pg": {k: (pg3[k] - pg2[k]) / len(pairings) for k in pg2}, "trips_bg": trips_idle / idle_len,
             "cpu_ms": cpu_per * 1000, "redis_cpu_ms": rcpu_per * 1000, "cpu_bg": cpu_bg, "rcpu_bg": rcpu_bg,
@@ -488,7 +489,8 @@ def report(res: dict[str, Any]) -> str:
         f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
         "- Socket messages per pairing, as the clients received them: "
         + ", ".join(f"{k} {v:.1f}" for k, v in res["kinds"].items()) + ".",
-        f"- PostgreSQL per pairing: {res['pg']['commits']:.1f} commits, {res['pg']['inserts']:.1f} rows inserted, "
+        f"- PostgreSQL per pairing: {res['pg']['commits']:.1f} commits (a pool checkout's ping is one), "
+        f"{res['pg']['inserts']:.1f} rows inserted, "
         f"{res['pg']['updates']:.1f} updated, {res['pg']['scans']:.1f} table or index scans (statistics views).",
         f"- Redis round trips per pairing: **{res['trips']:.0f}** (estimated from a `redis-cli monitor` "
         f"capture: a pipeline or MULTI/EXEC is one; idle background of {res['trips_bg']:.0f}/s subtracted); "

@@ -275,11 +275,11 @@ def write_results(loaded: dict[str, dict[str, float]], idle: dict[str, dict[str,
         f"{e['p50'] / b['p50']:.1f}× its latency,",
         f"  and spends {e['cpu_us'] / b['cpu_us']:.2f}× its server CPU per message (1 room: "
         f"{idle['endpoint']['cpu_us'] / idle['bare']['cpu_us']:.2f}×). The fast path reads only a signal's",
-        "  envelope, forwards the sender's bytes with `from` added, writes the frame from the reading task",
-        "  and skips the middleware chain; every other message type is still fully validated. Both servers stay well",
-        "  under one core: the single client process (400 sockets) and CPU contention from other work on the",
-        "  machine bound rate and latency at 200 rooms (each extra wake-up per message in the endpoint waits",
-        "  for a core); server CPU per message is the cleaner comparison between the servers.",
+        "  envelope, forwards the sender's bytes with `from` added, writes the frame from the task that read",
+        "  it (a parked socket's worker, alive only while it has frames to handle) and skips the middleware",
+        "  chain; every other message type is still fully validated. The single client process (400 sockets)",
+        "  shares the 2 cores with the server, so rate and latency are bounded by the machine; server CPU per",
+        "  message is the cleaner comparison between the servers.",
         f"- One relay with nothing queued: p50 {idle['endpoint']['p50']:.2f} ms through the endpoint vs "
         f"{idle['bare']['p50']:.2f} ms bare.",
     ]

@@ -24,7 +24,7 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
         "Two `uvicorn helpdesk.app:create_app` processes on loopback (as `helpdesk serve` runs them: "
-        f"sans-I/O WebSockets, no permessage-deflate), a private `redis-server`, a fresh "
+        f"the lean WebSocket protocol, no protocol pings, no permessage-deflate), a private `redis-server`, a fresh "
         f"PostgreSQL schema; {first['agents']} agents online but away, the applicants waiting over "
         f"{first['lines']} lines (written directly into the queue with the presence timers a join arms), "
         "sockets split over the two processes. Then the agents turn ready one after the other and accept "
@@ -51,9 +51,13 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         sent = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["sent_per_pairing"].items(), key=lambda kv: -kv[1]))
         top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["per_pairing"].items(), key=lambda kv: -kv[1])[:6])
         bg = ", ".join(f"{k} {v:.0f}/s" for k, v in r["background"].items())
+        kinds, pg = ", ".join(f"{k} {v:.1f}" for k, v in r["kinds"].items()), r["pg"]
         lines.append(f"- {r['applicants']:,} waiting, {r['routing']}: commands sent per pairing {sent}; "
                      f"incl. Lua: {top}; idle: {bg}; pairing p50 cross-process {r['pair_cross_p50']:.1f} ms, "
-                     f"same process {r['pair_same_p50']:.1f} ms; load average {r['load_before']:.1f} before "
+                     f"same process {r['pair_same_p50']:.1f} ms; slowest (ms @ s into the pairing) "
+                     f"{r['slowest']}; socket messages per pairing {kinds}; PostgreSQL per pairing "
+                     f"{pg['commits']:.1f} commits (a pool checkout's ping is one), {pg['inserts']:.1f} rows "
+                     f"inserted, {pg['updates']:.1f} updated; load average {r['load_before']:.1f} before "
                      f"pairing; run took {r['took_s']:.0f} s.")
     lines += [
         "- How: CPU = user+system of the two server processes from /proc over the pairing phase, the idle "
