@@ -368,13 +368,15 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             if time.monotonic() - started > args.budget_s:
                 log(f"  time budget spent: stopping after {n} pairings")
                 break
-            joined = agent.wait("room.joined")
+            joined, offered = agent.wait("room.joined"), agent.wait("offer")
             t0 = time.perf_counter()
             await agent.send({"type": "agent.state", "state": "ready"})
             t_agent, msg = await asyncio.wait_for(joined, 30)
             applicant = by_room[msg["room"]]
             t_app, _ = await asyncio.wait_for(applicant.wait("room.joined"), 30)
-            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "at": time.monotonic() - t_pair,
+            t_offer = offered.result()[0] if offered.done() else t0
+            pairings.append({"ms": (max(t_agent, t_app) - t0) * 1000, "offer_ms": (t_offer - t0) * 1000,
+                             "at": time.monotonic() - t_pair,
                              "room": msg["room"], "agent": agent,
                              "applicant": applicant, "cross": agent.proc is not applicant.proc})
             if (n + 1) % 50 == 0:
@@ -392,7 +394,8 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         monitor.terminate()
         monitor.wait(5)
         worst = sorted(pairings, key=lambda pr: -pr["ms"])[:6]
-        slowest = ", ".join(f"{pr['ms']:.0f} @ {pr['at']:.1f}" for pr in sorted(worst, key=lambda pr: pr["at"]))
+        slowest = ", ".join(f"{pr['ms']:.0f} (offer {pr['offer_ms']:.0f}) @ {pr['at']:.1f}"
+                            for pr in sorted(worst, key=lambda pr: pr["at"]))
         log(f"slowest pairings (ms @ s into the phase): {slowest}")
         log("pairing done; counting the monitor capture")
         sent_idle, trips_idle = monitor_counts(capture, w_idle, w_idle_end)

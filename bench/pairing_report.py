@@ -54,7 +54,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         kinds, pg = ", ".join(f"{k} {v:.1f}" for k, v in r["kinds"].items()), r["pg"]
         lines.append(f"- {r['applicants']:,} waiting, {r['routing']}: commands sent per pairing {sent}; "
                      f"incl. Lua: {top}; idle: {bg}; pairing p50 cross-process {r['pair_cross_p50']:.1f} ms, "
-                     f"same process {r['pair_same_p50']:.1f} ms; slowest (ms @ s into the pairing) "
+                     f"same process {r['pair_same_p50']:.1f} ms; slowest (ms, of which until the agent has "
+                     f"the offer, @ s into the pairing) "
                      f"{r['slowest']}; socket messages per pairing {kinds}; PostgreSQL per pairing "
                      f"{pg['commits']:.1f} commits (a pool checkout's ping is one), {pg['inserts']:.1f} rows "
                      f"inserted, {pg['updates']:.1f} updated; load average {r['load_before']:.1f} before "
