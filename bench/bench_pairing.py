@@ -525,7 +525,7 @@ def main() -> None:
     ap.add_argument("--redis", default=None, help="use this Redis instead of a private redis-server")
     ap.add_argument("--profile", default=None, help="run the processes under cProfile, files in this folder")
     ap.add_argument("--py-spy", default=None,
-                    help="sample the servers with py-spy (on the PATH) while pairing; raw stacks in this folder")
+                    help="sample the servers with py-spy (pip install py-spy) while pairing; raw stacks here")
     ap.add_argument("--timeout-s", type=float, default=420.0, help="hard bound of each run")
     ap.add_argument("--budget-s", type=float, default=150.0, help="stop pairing after this much run time")
     ap.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
