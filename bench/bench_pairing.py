@@ -28,7 +28,6 @@ import collections
 import contextlib
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -51,7 +50,16 @@ import redis.asyncio as aioredis  # noqa: E402
 import uvloop  # noqa: E402
 from helpdesk_queue import WaitingEntry  # noqa: E402
 from helpdesk_queue.redis_store import RedisQueueStore  # noqa: E402
-from pairing_report import section  # noqa: E402
+from pairing_probes import (  # noqa: E402
+    RedisServer,
+    commandstats,
+    cpu_s,
+    delta,
+    monitor_counts,
+    pg_writes,
+    redis_cpu_s,
+)
+from pairing_report import report, section  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -69,6 +77,9 @@ from tests.journey.cluster import Proc, cluster_env  # noqa: E402
 from tests.journey.live import ALWAYS_OPEN  # noqa: E402
 
 SIGNER = Signer(DEV_SECRET)
+# The idle window spans one reconcile interval (HELPDESK_RECONCILE_INTERVAL_S, 10 s by default): the
+# leader's reconciler pass is averaged into the background, not caught in full or missed by chance.
+IDLE_S = 10.5
 
 
 def log(msg: str) -> None:
@@ -153,78 +164,6 @@ async def gather_limited(n: int, coros: list[Any], label: str) -> list[Any]:
     return await asyncio.gather(*(one(c) for c in coros))
 
 
-class RedisServer:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-
-
-async def commandstats(r: Any) -> dict[str, int]:
-    info = await r.info("commandstats")
-    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
-
-
-PIPELINE_GAP_S = 0.0001
-# The idle window spans one reconcile interval (HELPDESK_RECONCILE_INTERVAL_S, 10 s by default): the
-# leader's reconciler pass is averaged into the background, not caught in full or missed by chance.
-IDLE_S = 10.5
-
-
-def monitor_counts(path: Path, start: float, end: float) -> tuple[dict[str, int], int]:
-    """(commands clients sent in [start, end) by name, estimated round trips) from a `redis-cli
-    monitor` capture. Commands run inside Lua scripts ([0 lua]) are left out. A round trip is a run
-    of commands from one connection less than 0.1 ms apart (a pipeline or MULTI/EXEC arrives in one
-    write; a command sent after the previous reply is later than that on this machine)."""
-    out: dict[str, int] = {}
-    last: dict[str, float] = {}
-    trips = 0
-    with path.open(errors="replace") as f:
-        for line in f:
-            ts, _, rest = line.partition(" ")
-            try:
-                t = float(ts)
-            except ValueError:
-                continue
-            if not start <= t < end or rest.startswith("[0 lua]") or "] " not in rest:
-                continue
-            client, cmdline = rest.split("] ", 1)
-            cmd = cmdline.split(" ", 1)[0].strip().strip('"').lower()
-            if cmd == "info":
-                continue
-            out[cmd] = out.get(cmd, 0) + 1
-            if t - last.get(client, -1.0) > PIPELINE_GAP_S:
-                trips += 1
-            last[client] = t
-    return out, trips
-
-
-def cpu_s(procs: list[Proc]) -> float:
-    """User + system CPU seconds the server processes have used so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for p in procs:
-        assert p.popen is not None
-        fields = Path(f"/proc/{p.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
-async def redis_cpu_s(r: Any) -> float:
-    info = await r.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) - before.get(k, 0)}
-
-
 async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents: int,
                lines: int, grace_s: float) -> dict[str, Any]:
     """Units, items, agents; applicants with their work orders (queued) and their queue entries,
@@ -274,17 +213,6 @@ async def seed(db_url: str, redis_url: str, prefix: str, applicants: int, agents
     await client.zadd(prefix + "q:due", {f"a:{e.ticket}": t + rng.uniform(0, grace_s / 2) for e in entries})
     await client.aclose()
     return out
-
-
-async def pg_writes(pg: Any, schema: str) -> dict[str, float]:
-    """The database's commits (the whole database: the bench is its only user) and the rows the
-    schema's tables took, from PostgreSQL's statistics views."""
-    commits = await pg.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-    rows = await pg.fetchrow("SELECT coalesce(sum(n_tup_ins), 0) AS ins, coalesce(sum(n_tup_upd), 0) AS upd, "
-                             "coalesce(sum(seq_scan), 0) + coalesce(sum(idx_scan), 0) AS scans "
-                             "FROM pg_stat_user_tables WHERE schemaname = $1", schema)
-    return {"commits": float(commits), "inserts": float(rows["ins"]), "updates": float(rows["upd"]),
-            "scans": float(rows["scans"])}
 
 
 async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
@@ -466,50 +394,6 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         await pg.close()
         if not os.environ.get("BENCH_KEEP"):  # the processes' logs, kept to read
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def report(res: dict[str, Any]) -> str:
-    load = os.getloadavg()[0]
-    lines = [
-        f"{res['applicants']} waiting applicants over {res['lines']} lines, {res['agents']} agents; sockets split "
-        f"evenly over two uvicorn processes (loopback), Redis {'private redis-server'}, PostgreSQL.",
-        "",
-        "| measurement | n | p50 ms | p99 ms |",
-        "|---|---|---|---|",
-        f"| pairing: agent ready → both have room.joined | {res['pairings']} | {res['pair_p50']:.1f} | "
-        f"{res['pair_p99']:.1f} |",
-    ]
-    for kind, (p50, p99, n) in res["relay"].items():
-        lines.append(f"| relay of one `signal`, {kind} | {n} | {p50:.2f} | {p99:.2f} |")
-    top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["per_pairing"].items(), key=lambda kv: -kv[1])[:8])
-    sent = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["sent_per_pairing"].items(), key=lambda kv: -kv[1]))
-    lines += [
-        "",
-        f"- CPU per pairing (load-independent): **{res['cpu_ms']:.0f} ms** of the two server processes "
-        f"(user+system from /proc, idle background of {res['cpu_bg'] * 100:.0f} % of a core subtracted) "
-        f"and {res['redis_cpu_ms']:.1f} ms of Redis (background {res['rcpu_bg'] * 100:.0f} %).",
-        f"- Pairing p50 when agent and applicant sit on different processes: {res['pair_cross_p50']:.1f} ms, "
-        f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
-        "- Socket messages per pairing, as the clients received them: "
-        + ", ".join(f"{k} {v:.1f}" for k, v in res["kinds"].items()) + ".",
-        f"- PostgreSQL per pairing: {res['pg']['commits']:.1f} commits (a pool checkout's ping is one), "
-        f"{res['pg']['inserts']:.1f} rows inserted, "
-        f"{res['pg']['updates']:.1f} updated, {res['pg']['scans']:.1f} table or index scans (statistics views).",
-        f"- Redis round trips per pairing: **{res['trips']:.0f}** (estimated from a `redis-cli monitor` "
-        f"capture: a pipeline or MULTI/EXEC is one; idle background of {res['trips_bg']:.0f}/s subtracted); "
-        f"commands sent: {res['sent_total']:.0f} ({sent}); commands inside Lua scripts excluded.",
-        f"- Counting the commands Lua scripts run inside Redis too (INFO commandstats): "
-        f"{res['per_pairing_total']:.0f} per pairing: {top}.",
-        f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
-        f"commands/s: " + ", ".join(f"{k} {v:.0f}/s" for k, v in res["background"].items()) + ".",
-        f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
-        f"{res['agents'] + res['sockets']} sockets took {res['connect_s']:.0f} s.",
-        f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores, load average {res['load_before']:.1f} before "
-        f"pairing and {load:.1f} at the end (other sessions share the machine: latency is wall-clock under "
-        f"that contention, the CPU figures are not).",
-    ]
-    return "\n".join(lines)
 
 
 def main() -> None:

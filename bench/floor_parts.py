@@ -8,7 +8,7 @@ bench_pairing.py's "server CPU per pairing" (issue 15).
   the pool's checkout ping included), per extra statement in it, and per raw asyncpg round trip.
 
 Usage: .venv/bin/python bench/floor_parts.py [--frames 85]   (PostgreSQL on 127.0.0.1:5432, db `test`)
-Prints its figures; a few seconds. Nothing is written to RESULTS.md.
+Prints its figures and writes the "Floor of a pairing's parts" section of bench/RESULTS.md; a few seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
+import platform
 import resource
 import sys
 from pathlib import Path
@@ -28,6 +30,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results import write_section
+
 from helpdesk.db import make_engine, make_session_factory
 from tests.conftest import free_port
 
@@ -109,10 +113,21 @@ async def database() -> tuple[float, float, float]:
 async def main(frames: int) -> None:
     frame_s = await fan_out(frames)
     txn, statement, round_trip = await database()
-    print(f"fan-out, bare websockets: {frame_s * 1e3:.2f} ms CPU per {frames} frames "
-          f"({frame_s / frames * 1e6:.1f} µs a frame)")
-    print(f"SQLAlchemy session transaction with one statement: {txn * 1e6:.0f} µs CPU; each further "
-          f"statement {statement * 1e6:.0f} µs; raw asyncpg round trip {round_trip * 1e6:.0f} µs")
+    rows = [f"| {frames} text frames from a bare `websockets` server, one to each idle socket | "
+            f"{frame_s * 1e3:.2f} ms ({frame_s / frames * 1e6:.1f} µs a frame) |",
+            f"| SQLAlchemy session transaction with one statement (checkout ping, BEGIN, COMMIT) | "
+            f"{txn * 1e6:.0f} µs |",
+            f"| each further statement in it | {statement * 1e6:.0f} µs |",
+            f"| raw asyncpg round trip (the baseline) | {round_trip * 1e6:.0f} µs |"]
+    print("\n".join(rows))
+    write_section("Floor of a pairing's parts", "\n".join([
+        "## Floor of a pairing's parts", "",
+        f"Command: `.venv/bin/python bench/floor_parts.py --frames {frames}` (Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}). What the unavoidable parts of a pairing "
+        "cost done bare, under bench_pairing's server CPU per pairing: the position frames (about 85 a pairing "
+        "in its default run) and the database's transactions and statements. CPU of the process doing the work; "
+        "the machine's CPU time per operation itself varies up to 2× between runs, so compare rows of one run.", "",
+        "| part | CPU |", "|---|---|", *rows]))
 
 
 if __name__ == "__main__":

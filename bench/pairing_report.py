@@ -1,4 +1,5 @@
-"""The section bench_pairing.py writes: the runs side by side (baseline scan vs index, per queue size)."""
+"""What bench_pairing.py prints: one run's report, and the section it writes (the runs side by side:
+baseline scan vs index, per queue size)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import platform
 import time
 from typing import Any
+
+COMMITS = "database-wide, pool pings included; statistics views lag by seconds: approximate"
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -57,7 +60,7 @@ def section(results: list[dict[str, Any]], command: str) -> str:
                      f"same process {r['pair_same_p50']:.1f} ms; slowest (ms, of which until the agent has "
                      f"the offer, @ s into the pairing) "
                      f"{r['slowest']}; socket messages per pairing {kinds}; PostgreSQL per pairing "
-                     f"{pg['commits']:.1f} commits (a pool checkout's ping is one), {pg['inserts']:.1f} rows "
+                     f"{pg['commits']:.1f} commits ({COMMITS}), {pg['inserts']:.1f} rows "
                      f"inserted, {pg['updates']:.1f} updated; load average {r['load_before']:.1f} before "
                      f"pairing; run took {r['took_s']:.0f} s.")
     lines += [
@@ -71,3 +74,47 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         "checks still fire); the sockets are those of the heads of the lines, which get paired.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def report(res: dict[str, Any]) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"{res['applicants']} waiting applicants over {res['lines']} lines, {res['agents']} agents; sockets split "
+        f"evenly over two uvicorn processes (loopback), Redis {'private redis-server'}, PostgreSQL.",
+        "",
+        "| measurement | n | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        f"| pairing: agent ready → both have room.joined | {res['pairings']} | {res['pair_p50']:.1f} | "
+        f"{res['pair_p99']:.1f} |",
+    ]
+    for kind, (p50, p99, n) in res["relay"].items():
+        lines.append(f"| relay of one `signal`, {kind} | {n} | {p50:.2f} | {p99:.2f} |")
+    top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["per_pairing"].items(), key=lambda kv: -kv[1])[:8])
+    sent = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["sent_per_pairing"].items(), key=lambda kv: -kv[1]))
+    lines += [
+        "",
+        f"- CPU per pairing (load-independent): **{res['cpu_ms']:.0f} ms** of the two server processes "
+        f"(user+system from /proc, idle background of {res['cpu_bg'] * 100:.0f} % of a core subtracted) "
+        f"and {res['redis_cpu_ms']:.1f} ms of Redis (background {res['rcpu_bg'] * 100:.0f} %).",
+        f"- Pairing p50 when agent and applicant sit on different processes: {res['pair_cross_p50']:.1f} ms, "
+        f"on the same one: {res['pair_same_p50']:.1f} ms; worst {res['pair_max']:.1f} ms.",
+        "- Socket messages per pairing, as the clients received them: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in res["kinds"].items()) + ".",
+        f"- PostgreSQL per pairing: {res['pg']['commits']:.1f} commits ({COMMITS}), "
+        f"{res['pg']['inserts']:.1f} rows inserted, "
+        f"{res['pg']['updates']:.1f} updated, {res['pg']['scans']:.1f} table or index scans (statistics views).",
+        f"- Redis round trips per pairing: **{res['trips']:.0f}** (estimated from a `redis-cli monitor` "
+        f"capture: a pipeline or MULTI/EXEC is one; idle background of {res['trips_bg']:.0f}/s subtracted); "
+        f"commands sent: {res['sent_total']:.0f} ({sent}); commands inside Lua scripts excluded.",
+        f"- Counting the commands Lua scripts run inside Redis too (INFO commandstats): "
+        f"{res['per_pairing_total']:.0f} per pairing: {top}.",
+        f"- Idle background (heartbeats, leader tick, sweeps) with this load: {res['background_per_s']:.0f} "
+        f"commands/s: " + ", ".join(f"{k} {v:.0f}/s" for k, v in res["background"].items()) + ".",
+        f"- {res['messages']} socket messages received by the bench's clients in all; opening the "
+        f"{res['agents'] + res['sockets']} sockets took {res['connect_s']:.0f} s.",
+        f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {res['took_s']:.0f} s; Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {res['load_before']:.1f} before "
+        f"pairing and {load:.1f} at the end (other sessions share the machine: latency is wall-clock under "
+        f"that contention, the CPU figures are not).",
+    ]
+    return "\n".join(lines)
