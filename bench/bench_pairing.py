@@ -77,6 +77,8 @@ from tests.journey.cluster import Proc, cluster_env  # noqa: E402
 from tests.journey.live import ALWAYS_OPEN  # noqa: E402
 
 SIGNER = Signer(DEV_SECRET)
+# BENCH_SPY_NATIVE=1: py-spy also samples C frames (uvloop, asyncpg); it must pause the process for that
+SPY_MODE = ["--native"] if os.environ.get("BENCH_SPY_NATIVE") else ["--nonblocking"]
 # The idle window spans one reconcile interval (HELPDESK_RECONCILE_INTERVAL_S, 10 s by default): the
 # leader's reconciler pass is averaged into the background, not caught in full or missed by chance.
 IDLE_S = 10.5
@@ -289,7 +291,7 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         pg2 = await pg_writes(pg, schema)
         kinds0 = sum((s.kinds for s in socks), collections.Counter())
         spies = [subprocess.Popen(["py-spy", "record", "--pid", str(p.popen.pid), "--rate", "250", "--format", "raw",
-                                   "--nonblocking", "-o", str(Path(args.py_spy) / f"proc-{p.name}.txt")],
+                                   *SPY_MODE, "-o", str(Path(args.py_spy) / f"proc-{p.name}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for p in procs if p.popen is not None] if args.py_spy else []
         for n, agent in enumerate(agents):

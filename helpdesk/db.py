@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -78,27 +79,53 @@ def make_engine(url: str, echo: bool = False, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_pre_ping=True, **kwargs)
 
 
+# A pooled connection given back less than this ago, and not seen closed, is used without a ping
+PING_IDLE_S = 1.0
+
+
 def _ping_on_checkout(engine: AsyncEngine) -> AsyncEngine:
-    """pool_pre_ping in one round trip (asyncpg): SQLAlchemy's own wraps its `;` in BEGIN … ROLLBACK
-    (for pgbouncer's transaction pooling), three round trips on every checkout, and the pairing path
-    checks out four connections. As with pre_ping, a pooled connection that does not answer
-    invalidates the pool and is replaced by a fresh one (a database that is down raises from that
-    connect); a connection opened just now is not pinged."""
+    """pool_pre_ping in one round trip (asyncpg), and only where it can tell something: SQLAlchemy's
+    own wraps its `;` in BEGIN … ROLLBACK (for pgbouncer's transaction pooling), three round trips
+    on every checkout, and the pairing path checks out four connections.
+
+    A connection opened just now is not pinged, nor one given back less than PING_IDLE_S ago whose
+    socket is still open (a server process that ended, a restarted or stopped server, closes it:
+    asyncpg sees that without a round trip). A connection seen closed, or one that does not answer
+    its ping, invalidates the pool and is replaced by a fresh one (a database that is down raises
+    from that connect). Steps that must know the database answers *now* call `ping`."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _fresh(_dbapi_connection: Any, record: Any) -> None:
         record.info["helpdesk_fresh"] = True
 
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info["helpdesk_back_at"] = time.monotonic()
+
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
         if record.info.pop("helpdesk_fresh", False):
             return
+        driver = proxy.driver_connection
+        if driver.is_closed():
+            raise InvalidatePoolError("connection closed by the server")
+        if time.monotonic() - record.info.get("helpdesk_back_at", float("-inf")) < PING_IDLE_S:
+            return
         try:
-            await_only(proxy.driver_connection.fetchrow(";"))  # as SQLAlchemy pings
+            await_only(driver.fetchrow(";"))  # as SQLAlchemy pings
         except Exception as exc:
             raise InvalidatePoolError(f"ping failed ({type(exc).__name__})") from exc
 
     return engine
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raises unless the database answers now: one round trip on a pooled connection (SQLite: the
+    pool's own pre-ping on checkout)."""
+    async with engine.connect() as conn:
+        if engine.dialect.driver == "asyncpg":
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.fetchrow(";")  # type: ignore[union-attr]
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
+from helpdesk.db import ping
 from helpdesk.journey import absence, agent_status
 from helpdesk.journey.context import offer_context, peer_names, step_rows
 from helpdesk.journey.positions import LinePositions
@@ -438,10 +439,8 @@ class Journey:
 
     async def database_reachable(self) -> None:
         """Raises (an outage) unless PostgreSQL answers now: checked before a step that changes Redis
-        and must then be recorded, so an outage refuses the step instead of half-doing it. Taking a
-        connection is the check: the pool pings it (helpdesk.db) unless it was opened just now."""
-        async with self.state.engine.connect():
-            pass
+        and must then be recorded, so an outage refuses the step instead of half-doing it."""
+        await ping(self.state.engine)
 
     async def member_room(self, member: str, room_id: str) -> Room:
         room = await self.hub.get_room(room_id)

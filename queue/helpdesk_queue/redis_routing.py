@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from helpdesk_queue.redis_scripts import PRELUDE
 
+# The entry fields LINE_CHANGES returns, in this order (redis_store.decode_row reads them so)
+ENTRY_FIELDS = ("ticket", "wo", "chain", "item", "dept", "prio", "at", "state", "to", "lvl", "exp", "declined",
+                "pin", "reach")
+
 # ARGV[4..] agent ids → JSON [agents' hashes, candidate entries' hashes]
 HEADS = PRELUDE + """
 local agents, free, want = {}, {}, 0
@@ -77,10 +81,11 @@ end
 return '[0, []]'
 """
 
-# ARGV[4] JSON {line: [known version, [tickets]]} → JSON {line: [version, [[entry hash, position],
-# ...], [handle times, newest first]]} for the lines whose version moved; for the asked tickets
-# queued in the line: position = 1 + waiting entries ahead (ZRANK minus the offered ones ahead),
-# 1 when offered. One call per look, whatever the number of lines.
+# ARGV[4] JSON {line: [known version, [tickets]]} → for each line whose version moved, a flat run
+# line, version, handle times (newest first), rows; rows = per asked ticket queued in the line its
+# position, then its ENTRY_FIELDS (redis_store.decode_row). Position = 1 + waiting entries ahead
+# (ZRANK minus the offered ones ahead), 1 when offered. Plain arrays, not JSON: the client's reply
+# parser (hiredis) reads them without a JSON pass. One call per look, whatever the number of lines.
 LINE_CHANGES = PRELUDE + """
 local out = {}
 for line, ask in pairs(cjson.decode(ARGV[4])) do
@@ -96,22 +101,25 @@ for line, ask in pairs(cjson.decode(ARGV[4])) do
     for _, t in ipairs(ask[2]) do
       local r = redis.call('ZRANK', lk, t)
       if r then
-        local h = redis.call('HGETALL', P .. 'e:' .. t)
-        if #h > 0 then
+        local f = redis.call('HMGET', P .. 'e:' .. t, ENTRY_FIELDS)
+        if f[1] then
           local ahead = 0
           for _, o in ipairs(offered) do if o < r then ahead = ahead + 1 end end
           local pos = r - ahead + 1
-          if redis.call('HGET', P .. 'e:' .. t, 'state') == 'offered' then pos = 1 end
-          rows[#rows + 1] = {h, pos}
+          if f[8] == 'offered' then pos = 1 end
+          rows[#rows + 1] = pos
+          for i = 1, #f do rows[#rows + 1] = f[i] end
         end
       end
     end
-    out[line] = {v, rows, redis.call('LRANGE', P .. 'ht:' .. line, 0, -1)}
+    out[#out + 1] = line
+    out[#out + 1] = v
+    out[#out + 1] = redis.call('LRANGE', P .. 'ht:' .. line, 0, -1)
+    out[#out + 1] = rows
   end
 end
-if next(out) == nil then return '{}' end
-return cjson.encode(out)
-"""
+return out
+""".replace("ENTRY_FIELDS", ", ".join(f"'{name}'" for name in ENTRY_FIELDS))
 
 # One routing decision for one freed agent (dispatch.route_indexed's rule, in one round trip):
 # the best waiting entry, in queue order, among the heads of the agent's sets it has not declined;

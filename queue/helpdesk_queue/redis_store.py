@@ -98,6 +98,11 @@ def decode_entry(h: dict[str, str]) -> WaitingEntry:
     )  # fmt: skip
 
 
+def decode_row(f: list[Any]) -> WaitingEntry:
+    """An entry from its fields in redis_routing.ENTRY_FIELDS order (missing ones are None)."""
+    return decode_entry(dict(zip(redis_routing.ENTRY_FIELDS, (v or "" for v in f), strict=True)))
+
+
 def encode_agent(a: AgentPresence) -> dict[str, str]:
     return {
         "id": str(a.agent_id), "unit": str(a.unit_id), "items": json.dumps(sorted(a.item_ids)),
@@ -148,6 +153,10 @@ class RedisQueueStore:
         source = {name: getattr(redis_routing, name, None) or getattr(redis_scripts, name) for name in names}
         self._scripts = {name: client.register_script(text) for name, text in source.items()}
         self._snapshot = client.register_script(SNAPSHOT)
+        # The followers' entries as last decoded, with the fields they came from: a line moving
+        # changes most followers' positions but few of their entries, so most rows decode to the
+        # entry already held (line_changes; bounded by the followers asked about)
+        self._rows: dict[str, tuple[list[Any], WaitingEntry]] = {}
 
     async def _run(self, name: str, *args: object) -> Any:
         return await self._scripts[name](args=[*self._base, *(str(a) for a in args)])
@@ -329,11 +338,21 @@ class RedisQueueStore:
     async def line_changes(self, known: dict[str, tuple[int, list[str]]]) -> dict[str, LineChange]:
         if not known:
             return {}
-        raw = json.loads(await self._run("LINE_CHANGES", json.dumps({k: [v, t] for k, (v, t) in known.items()})))
+        flat = await self._run("LINE_CHANGES", json.dumps({k: [v, t] for k, (v, t) in known.items()}))
+        if len(self._rows) > 2 * sum(len(t) for _, t in known.values()) + 1000:
+            self._rows = {}  # followers gone since: drop what they left (kept while it is small)
         out: dict[str, LineChange] = {}
-        for line, (version, rows, samples) in (raw or {}).items():
-            found = {(e := decode_entry(_pairs(h))).ticket: (e, int(pos)) for h, pos in rows or []}
-            out[line] = LineChange(int(version), found, [float(x) for x in reversed(samples or [])])
+        width = 1 + len(redis_routing.ENTRY_FIELDS)
+        for i in range(0, len(flat), 4):
+            line, version, samples, rows = flat[i:i + 4]
+            found = {}
+            for j in range(0, len(rows), width):
+                fields = rows[j + 1:j + width]
+                held = self._rows.get(fields[0])
+                if held is None or held[0] != fields:
+                    held = self._rows[fields[0]] = (fields, decode_row(fields))
+                found[fields[0]] = (held[1], int(rows[j]))
+            out[line] = LineChange(int(version), found, [float(x) for x in reversed(samples)])
         return out
 
     async def ringing_without_offers(self) -> dict[int, int]:
