@@ -153,6 +153,12 @@ def gamma_quantile(mean: float, var: float, z: float) -> float:
     return mean * max(0.0, 1 - c + z * c**0.5) ** 3
 
 
+def staffing_key(entry: WaitingEntry, now: float, fallback_after_s: float) -> tuple[object, ...]:
+    """What `staffing` depends on besides the agents: entries with equal keys have equal staffing."""
+    return (*entry.unit_chain, -1, entry.item_id, entry.department_id, *sorted(entry.declined_by), -1,
+            entry.active_pin, reachable_level(entry, now, fallback_after_s))  # fmt: skip
+
+
 def staffing(
     entry: WaitingEntry, agents: Iterable[AgentPresence], now: float, fallback_after_s: float
 ) -> tuple[int, int, int]:
@@ -177,16 +183,19 @@ def build_statuses(
     settings: QueueSettings,
     history: HistorySource | None = None,
     ranks: Mapping[str, int] | None = None,
+    staffed: dict[tuple[object, ...], tuple[int, int, int]] | None = None,
 ) -> dict[str, QueueStatus]:
     """Statuses of queued tickets from one snapshot; `handle_times` maps line → recent talk times and
     wrapup_key(unit) → recent wrap-up times; `history` gives each line's seed. `ranks`: positions
     already known (the store's line_positions), so `entries` may hold only the asked tickets instead
-    of their whole lines."""
+    of their whole lines. `staffed`: the staffing of each kind of entry (staffing_key) found so far
+    with these same `agents`, filled in here: a caller that keeps its agents for a while (the
+    positions' rounds) keeps this with them, and a round does not go over every agent again."""
     tickets = list(tickets)
     pos = dict(ranks) if ranks is not None else positions(entries)
     by_ticket = {e.ticket: e for e in entries}
     out: dict[str, QueueStatus] = {}
-    seen: dict[tuple[object, ...], tuple[int, int, int]] = {}  # applicants alike share the staffing
+    seen = staffed if staffed is not None else {}  # applicants alike share the staffing
     models: dict[str, LineModel] = {}
     heads: dict[tuple[object, ...], np.ndarray | None] = {}  # drawn waits of the head, per staffing
     places: dict[str, int] = {}  # the furthest place asked for in each line
@@ -197,11 +206,10 @@ def build_statuses(
         entry = by_ticket.get(ticket)
         if entry is None:
             continue
-        key = (*entry.unit_chain, -1, entry.item_id, entry.department_id, *sorted(entry.declined_by), -1,
-               reachable_level(entry, now, settings.fallback_after_s))  # fmt: skip
+        key = staffing_key(entry, now, settings.fallback_after_s)
         if key not in seen:
             seen[key] = staffing(entry, agents, now, settings.fallback_after_s)
-        staffed, free, ready = seen[key]
+        slots, free, ready = seen[key]
         if entry.state == "offered":
             found: tuple[float, float, float] | None = (0.0, 0.0, 0.0)
             level = entry.fallback_level
@@ -211,13 +219,14 @@ def build_statuses(
                     handle_times.get(entry.line, ()), handle_times.get(wrapup_key(entry.unit_id), ()),
                     history(entry) if history is not None else None, settings.default_handle_time_s)
             model, wraps = models[entry.line], handle_times.get(wrapup_key(entry.unit_id), ())
-            if key not in heads:
-                heads[key] = head_draws(entry, agents, now, settings, model, wraps, places[entry.line])
+            if key not in heads:  # staffing says first whether the head's draws apply at all
+                heads[key] = head_draws(entry, agents, now, settings, model, wraps, places[entry.line]) \
+                    if 0 < slots <= HEAD_SLOTS and places[entry.line] - free <= HEAD_POSITIONS else None
             drawn = heads[key]
             if drawn is not None and pos[ticket] > free:
                 found = head_range(drawn[pos[ticket] - 1])
             else:
-                found = wait_range(pos[ticket], staffed, free, model)
+                found = wait_range(pos[ticket], slots, free, model)
             level = reachable_level(entry, now, settings.fallback_after_s)
         wait, low, high = (None, None, None) if found is None else (round(found[0]), *map(round, found[1:]))
         out[ticket] = QueueStatus(ticket, entry.work_order_id, entry.state, pos[ticket], wait, ready, level,

@@ -63,6 +63,9 @@ class QueueService:
         self.history = history  # each line's seed for the expected wait (helpdesk_queue.history)
         self._flush = flush  # called after each operation's events: the sink may batch its writes
         self._wrapup_cache: dict[str, tuple[float, list[float]]] = {}
+        # line_statuses: the agents its staffing was worked out with, and that staffing by kind of entry
+        self._staffed_for: object = None
+        self._staffed: dict[tuple[object, ...], tuple[int, int, int]] = {}
         self.settings = settings or QueueSettings()
         self._now = now
         self._emit = emit
@@ -403,6 +406,8 @@ class QueueService:
             return {}, {}
         now = self._now()
         staff = await agents() if agents is not None else await self.store.list_agents()
+        if staff is not self._staffed_for:  # new agents: staffing is worked out afresh
+            self._staffed_for, self._staffed = staff, {}
         out: dict[str, QueueStatus] = {}
         for line, change in changes.items():
             entries = [entry for entry, _ in change.found.values()]
@@ -411,7 +416,7 @@ class QueueService:
             for unit_id in {e.unit_id for e in entries}:
                 samples[wrapup_key(unit_id)] = await self._wrapup_samples(unit_id, now)
             out |= build_statuses(list(ranks), entries, staff, samples, now, self.settings, self.history,
-                                  ranks=ranks)
+                                  ranks=ranks, staffed=self._staffed)
         return {line: c.version for line, c in changes.items()}, out
 
     async def _wrapup_samples(self, unit_id: int, now: float) -> list[float]:

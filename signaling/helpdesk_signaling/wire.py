@@ -12,6 +12,7 @@ Under the lean protocol an accepted socket can also be parked: no task while it 
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from contextvars import Context
 from typing import Any, cast
@@ -69,8 +70,12 @@ class Wire:
             p = self._proto
             if p is None or p.conn.state is not _OPEN or p.close_sent or not p.writable.is_set():
                 return False
-        p.conn.send_text(text.encode())
-        p.transport.write(b"".join(p.conn.data_to_send()))
+        data = text.encode()
+        if p.conn.extensions:  # permessage-deflate: the protocol object compresses
+            p.conn.send_text(data)
+            p.transport.write(b"".join(p.conn.data_to_send()))
+        else:  # a server's frame is a header and the payload as is (unmasked): no Frame object per message
+            p.transport.write(text_frame_header(len(data)) + data)
         return True
 
     @property
@@ -107,6 +112,15 @@ class Wire:
         p = self._proto
         if p is not None and p.handshake_complete:
             p.request = p.response = None
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of a final, unmasked, uncompressed text frame of `size` bytes (RFC 6455 5.2)."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
 
 
 def wire_of(websocket: Any) -> Wire:

@@ -10,6 +10,7 @@ from helpdesk_queue.estimate import (
     SPREAD,
     LineModel,
     Seed,
+    build_statuses,
     expected_wait,
     head_range,
     line_model,
@@ -19,7 +20,7 @@ from helpdesk_queue.estimate import (
 )
 from helpdesk_queue.events import Offered
 from helpdesk_queue.head import Slots, head_waits
-from helpdesk_queue.models import WaitingEntry
+from helpdesk_queue.models import QueueSettings, WaitingEntry
 from helpdesk_queue.testing import T0, TOWN, Harness, make_agent, make_entry
 
 
@@ -191,3 +192,35 @@ async def test_status_uses_line_aht_and_staffed_agents(harness: Harness) -> None
     await svc.agent_state(1, "offline")
     await svc.agent_state(2, "offline")
     assert (await svc.status("c")).expected_wait_s is None  # type: ignore[union-attr]
+
+
+def test_a_pinned_entry_counts_only_its_colleague_beside_an_unpinned_one() -> None:
+    """Entries alike share one staffing count in build_statuses; a warm transfer's pin makes an entry
+    unlike the others of its line (only the named colleague may take it)."""
+    plain, pinned = make_entry("a"), make_entry("b", at=T0 + 1)
+    pinned.pinned_agent = 2
+    agents = [make_agent(1), make_agent(2)]
+    out = build_statuses(["a", "b"], [plain, pinned], agents, {}, T0 + 5, QueueSettings())
+    assert (out["a"].agents_ready, out["b"].agents_ready) == (2, 1)
+
+
+def test_staffing_kept_with_the_same_agents_is_not_worked_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import helpdesk_queue.estimate as estimate
+
+    calls: list[str] = []
+    real = estimate.staffing
+
+    def counted(entry: WaitingEntry, *args: object) -> tuple[int, int, int]:
+        calls.append(entry.ticket)
+        return real(entry, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(estimate, "staffing", counted)
+    entries = [make_entry(t, at=T0 + i) for i, t in enumerate("abc")]
+    agents, kept = [make_agent(1), make_agent(2, state="in_call")], {}
+    first = build_statuses("abc", entries, agents, {}, T0 + 5, QueueSettings(), staffed=kept)
+    assert calls == ["a"] and len(kept) == 1  # alike: one count for the three
+    again = build_statuses("abc", entries, agents, {}, T0 + 6, QueueSettings(), staffed=kept)
+    assert calls == ["a"]  # the same agents: the kept count
+    assert again["b"].position == first["b"].position == 2 and again["b"].agents_ready == 1
+    build_statuses("abc", entries, agents, {}, T0 + 6, QueueSettings())
+    assert calls == ["a", "a"]  # nothing kept: worked out afresh

@@ -194,3 +194,27 @@ async def test_the_upgrade_request_is_let_go_after_the_handshake(serve: Serve) -
     assert requests == {id(ws.request) for ws in sockets}  # the clients' own, none on the server side
     for ws in sockets:
         await ws.close()
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "permessage-deflate"])
+async def test_frames_written_now_reach_the_client_whole_at_every_length_boundary(serve: Serve, deflate: bool) -> None:
+    """write_now builds a plain frame's header itself (7-bit, 16-bit and 64-bit lengths); with
+    compression negotiated it leaves the frame to the protocol object."""
+    _, url, _ = await serve(ws_per_message_deflate=deflate)
+    sizes = [0, 1, 125, 126, 127, 65535, 65536, 70000]
+    async with connect(url + "/park", ping_interval=None, max_size=None,
+                       compression="deflate" if deflate else None) as ws:
+        assert bool(ws.protocol.extensions) is deflate
+        for n in sizes:
+            body = "é" * (n // 2) + "x" * (n % 2)  # two bytes a character: lengths count bytes, not characters
+            await ws.send(body)
+            assert await asyncio.wait_for(ws.recv(), 10) == "parked:" + body
+
+
+def test_the_frame_header_is_what_websockets_writes() -> None:
+    from helpdesk_signaling.wire import text_frame_header
+    from websockets.frames import Frame, Opcode
+
+    for n in (0, 125, 126, 65535, 65536, 1 << 20):
+        data = b"a" * n
+        assert text_frame_header(n) + data == Frame(Opcode.TEXT, data).serialize(mask=False)
