@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from helpdesk_queue.models import AgentState
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helpdesk.journey.records import AgentStatus
 
@@ -24,16 +27,16 @@ async def _row(session: Any, staff_id: int, now: datetime) -> AgentStatus:
     return row
 
 
-async def remember_state(sessions: Any, staff_id: int, state: str, now: datetime) -> None:
-    """The agent asked for ready/away/offline: written (and committed) before Redis changes. One
-    UPDATE (the pairing path starts here); the row is created when there is none yet."""
-    async with sessions() as session:
-        done = await session.execute(update(AgentStatus).where(AgentStatus.staff_id == staff_id)
-                                     .values(state=state, state_at=now)
-                                     .execution_options(synchronize_session=False))
-        if not done.rowcount:
-            session.add(AgentStatus(staff_id=staff_id, state=state, state_at=now))
-        await session.commit()
+async def remember_state(engine: AsyncEngine, staff_id: int, state: str, now: datetime) -> None:
+    """The agent asked for ready/away/offline: written before Redis changes. The pairing path starts
+    here, so one statement in autocommit (one round trip, no BEGIN and COMMIT around it): an upsert,
+    the row created when there is none yet."""
+    insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+    statement = insert(AgentStatus).values(staff_id=staff_id, state=state, state_at=now)
+    statement = statement.on_conflict_do_update(index_elements=[AgentStatus.staff_id], set_={
+        "state": statement.excluded.state, "state_at": statement.excluded.state_at})
+    async with engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(statement)
 
 
 async def connected(sessions: Any, staff_id: int, now: datetime, grace_s: float) -> AgentState:

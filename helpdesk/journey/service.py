@@ -394,7 +394,7 @@ class Journey:
 
     async def _handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
         if isinstance(msg, p.AgentStateSet):  # the choice is recorded first: it survives Redis
-            await agent_status.remember_state(self.state.sessions, int(member[2:]), msg.state, self.now())
+            await agent_status.remember_state(self.state.engine, int(member[2:]), msg.state, self.now())
             await self.queue.agent_state(int(member[2:]), msg.state)
         elif isinstance(msg, p.OfferAccept):
             await self.database_reachable()  # the call's record must be writable before the queue moves
