@@ -18,6 +18,9 @@ the position fan-out per line equal, so the CPU per pairing shows what the queue
 
     .venv/bin/python bench/bench_pairing.py [--applicants 1000] [--agents 300] [--lines 10]
         [--sockets N] [--routing both|index|scan] [--write]
+
+BENCH_SQL_ECHO=1 logs the servers' SQL, BENCH_KEEP=1 keeps their logs, BENCH_SPY_NATIVE=1 makes
+`--py-spy` sample C frames too (it then pauses the servers: their timings are not the usual ones).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import gc
 import json
 import os
 import random
@@ -269,6 +273,8 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
         r = aioredis.Redis.from_url(redis_url, decode_responses=True)
         assert await r.zcard(prefix + "q:all") == args.applicants
         load_before = os.getloadavg()[0]
+        gc.collect()
+        gc.freeze()  # the clients' 1,300 sockets: a full collection of them paused this side 100-230 ms
         log(f"{args.applicants} waiting; measuring the idle background for {IDLE_S:.0f} s")
         port = redis_url.rsplit(":", 1)[1].split("/")[0]
         capture = tmp / "monitor.txt"
@@ -394,6 +400,7 @@ async def run(args: argparse.Namespace, routing: str) -> dict[str, Any]:
             redis_server.stop()
         await pg.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await pg.close()
+        gc.unfreeze()  # this run's sockets may go now
         if not os.environ.get("BENCH_KEEP"):  # the processes' logs, kept to read
             shutil.rmtree(tmp, ignore_errors=True)
 
