@@ -104,12 +104,14 @@ def _ping_on_checkout(engine: AsyncEngine) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        record.info["helpdesk_answered"] = True  # this checkout has heard the server (see ping)
         if record.info.pop("helpdesk_fresh", False):
             return
         driver = proxy.driver_connection
         if driver.is_closed():
             raise InvalidatePoolError("connection closed by the server")
         if time.monotonic() - record.info.get("helpdesk_back_at", float("-inf")) < PING_IDLE_S:
+            record.info["helpdesk_answered"] = False
             return
         try:
             await_only(driver.fetchrow(";"))  # as SQLAlchemy pings
@@ -120,10 +122,10 @@ def _ping_on_checkout(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def ping(engine: AsyncEngine) -> None:
-    """Raises unless the database answers now: one round trip on a pooled connection (SQLite: the
-    pool's own pre-ping on checkout)."""
+    """Raises unless the database answers now: one round trip on a pooled connection, none more when
+    taking it already was one (a fresh connect, or the checkout's ping; SQLite: the pool's pre-ping)."""
     async with engine.connect() as conn:
-        if engine.dialect.driver == "asyncpg":
+        if engine.dialect.driver == "asyncpg" and not conn.info.pop("helpdesk_answered", False):
             raw = await conn.get_raw_connection()
             await raw.driver_connection.fetchrow(";")  # type: ignore[union-attr]
 
