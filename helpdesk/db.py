@@ -130,6 +130,14 @@ async def ping(engine: AsyncEngine) -> None:
             await raw.driver_connection.fetchrow(";")  # type: ignore[union-attr]
 
 
+def upsert_insert(dialect: Dialect) -> Any:
+    """`insert` with ON CONFLICT for the backend in use (SQLite or PostgreSQL: the same API)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert if dialect.name == "sqlite" else pg_insert
+
+
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

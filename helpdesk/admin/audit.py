@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk.accountability.audit import GENESIS, Broken, VerifyResult, canonical, client_ip_var, current_origin
 from helpdesk.accountability.audit import normalise as _normalise
 from helpdesk.admin.models import ADMIN_CHAIN, AdminEvent, AuditHead
+from helpdesk.db import upsert_insert
 
 
 def event_hash(e: Any) -> str:
@@ -24,16 +25,14 @@ async def record(session: AsyncSession, *, kind: str, actor: str, at: datetime, 
                  before: Any = None, after: Any = None, **extra: Any) -> AdminEvent:
     """Adds the next entry (who, when, what, before → after) and flushes; the caller commits, so the
     entry lands in the same transaction as the change it describes."""
-    head_row = await session.execute(
-        update(AuditHead).where(AuditHead.name == ADMIN_CHAIN).values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash).execution_options(synchronize_session=False))
-    head = head_row.first()
-    if head is None:  # the chain's first entry; a concurrent first writer fails on the primary key
-        session.add(AuditHead(name=ADMIN_CHAIN, seq=1, hash=GENESIS))
-        await session.flush()
-        seq, prev = 1, GENESIS
-    else:
-        seq, prev = int(head.seq), str(head.hash)
+    head = await _advance_head(session)
+    if head is None:  # the chain's first entry: a concurrent first writer waits on this row, then skips
+        await session.execute(upsert_insert(session.get_bind().dialect)(AuditHead)
+                              .values(name=ADMIN_CHAIN, seq=0, hash=GENESIS).on_conflict_do_nothing())
+        head = await _advance_head(session)
+        if head is None:
+            raise RuntimeError("the audit chain's head row vanished while it was being written")
+    seq, prev = int(head.seq), str(head.hash)
     data = {"target": target, "before": before, "after": after} | extra
     event = AdminEvent(seq=seq, at=at, kind=kind, actor=actor, data=_normalise(data), ip=client_ip_var.get(),
                        origin=current_origin(), prev_hash=prev)
@@ -43,6 +42,14 @@ async def record(session: AsyncSession, *, kind: str, actor: str, at: datetime, 
                           .execution_options(synchronize_session=False))
     await session.flush()
     return event
+
+
+async def _advance_head(session: AsyncSession) -> Any:
+    """Takes the next seq (and the previous hash), locking the head row until the commit: writers in
+    other transactions wait here, so the chain stays one line."""
+    return (await session.execute(
+        update(AuditHead).where(AuditHead.name == ADMIN_CHAIN).values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash).execution_options(synchronize_session=False))).first()
 
 
 def actor_of(staff: Any) -> str:

@@ -9,10 +9,9 @@ from typing import Any
 
 from helpdesk_queue.models import AgentState
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from helpdesk.db import upsert_insert
 from helpdesk.journey.records import AgentStatus
 
 CHOSEN = ("ready", "away")
@@ -31,8 +30,7 @@ async def remember_state(engine: AsyncEngine, staff_id: int, state: str, now: da
     """The agent asked for ready/away/offline: written before Redis changes. The pairing path starts
     here, so one statement in autocommit (one round trip, no BEGIN and COMMIT around it): an upsert,
     the row created when there is none yet."""
-    insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
-    statement = insert(AgentStatus).values(staff_id=staff_id, state=state, state_at=now)
+    statement = upsert_insert(engine.dialect)(AgentStatus).values(staff_id=staff_id, state=state, state_at=now)
     statement = statement.on_conflict_do_update(index_elements=[AgentStatus.staff_id], set_={
         "state": statement.excluded.state, "state_at": statement.excluded.state_at})
     async with engine.connect() as conn:
