@@ -1,26 +1,15 @@
-"""The journey coordinator: turns queue events into socket messages and work-order records, and
-socket messages into queue and call actions. One per process; the queue and hub hold shared state."""
+"""The journey coordinator: turns queue events into socket messages and work-order records
+(queue_events.py), and socket messages into queue and call actions (client_messages.py); holds the
+call's end and the sockets' comings and goings. One per process; the queue and hub hold shared state."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from helpdesk_queue import (
-    Abandoned,
-    AgentPresence,
-    AgentStateChanged,
-    Connected,
-    Offered,
-    OfferRevoked,
-    PositionsChanged,
-    QueueError,
-    QueueEvent,
-    QueueService,
-)
+from helpdesk_queue import AgentPresence, Connected, QueueError, QueueEvent, QueueService
 from helpdesk_signaling import protocol as p
 from helpdesk_signaling.endpoint import SignalingEndpoint
 from helpdesk_signaling.errors import SignalingError
@@ -31,14 +20,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from helpdesk import metrics
 from helpdesk.accounts.models import Staff, StaffSkill
 from helpdesk.db import ping
 from helpdesk.journey import absence, agent_status
-from helpdesk.journey.context import offer_context, peer_names, step_rows
+from helpdesk.journey.context import peer_names
 from helpdesk.journey.positions import LinePositions
 from helpdesk.journey.wait_history import WaitHistory
-from helpdesk.logs import log_context
 from helpdesk.outage import is_service_unavailable
 from helpdesk.state import AppState
 from helpdesk.workorders import service as wos
@@ -64,7 +51,6 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 UNAVAILABLE = "the service is briefly unavailable; nothing was changed, try again shortly"
-CHAT_NOT_SENT = "message not sent: the service is briefly unavailable; send it again shortly"
 
 
 class Journey:
@@ -82,7 +68,7 @@ class Journey:
         # Leader only: since when each waiting applicant has had no socket on any process. Cleared
         # when this process (again) becomes the leader: a count from an earlier term is stale.
         self.offline_since: dict[str, float] = {}
-        self._accepted_at: dict[str, float] = {}  # ticket -> when this process took its accept (metrics)
+        self.accepted_at: dict[str, float] = {}  # ticket -> when this process took its accept (metrics)
         self.positions = LinePositions(self)  # started by the wiring
         self._outbox: list[tuple[str, Any]] = []  # messages of the queue operation being emitted
 
@@ -113,62 +99,11 @@ class Journey:
                             polite=is_applicant, peer=agent_side if is_applicant else applicant_side,
                             ice_servers=self.ice_for(member), resumed=resumed)
 
-    # ---- queue events → messages and records --------------------------------------------------
+    # ---- queue events → messages and records (queue_events.py) ---------------------------------
     async def on_queue_event(self, event: QueueEvent) -> None:
-        try:
-            with log_context(work_order=getattr(event, "work_order_id", None)):
-                await self._on_queue_event(event)
-        except Exception as exc:  # one failed notification must not break the dispatcher for everyone
-            if is_unavailable(exc):
-                log.warning("queue event %s not delivered: Redis unavailable", type(event).__name__)
-                return
-            log.exception("queue event %s could not be handled", type(event).__name__)
+        from helpdesk.journey import queue_events  # it imports this module
 
-    async def _on_queue_event(self, event: QueueEvent) -> None:
-        now = self.now()
-        if isinstance(event, Offered):
-            async with self.state.sessions() as session:
-                rows = await step_rows(session, event.work_order_id)  # held: the context reads them
-                if rows is None:
-                    return
-                wo = rows[0]
-                await wos.mark_offered(session, wo, event.agent_id, now, event.fallback_level)
-                ctx = await offer_context(session, wo, event.waited_s, event.fallback_level)
-                await session.commit()
-            timeout = max(0.0, event.expires_at - now.timestamp())
-            self.send_soon(staff_member(event.agent_id), p.Offer(
-                ticket=event.ticket, work_order=event.work_order_id, expires_at=event.expires_at,
-                timeout_s=round(timeout, 1), context=ctx))
-            self.send_soon(applicant_member(event.ticket), p.QueueStatus(  # needs no read
-                ticket=event.ticket, work_order=event.work_order_id, state="offered", position=1,
-                expected_wait_s=0.0, fallback_level=event.fallback_level))
-        elif isinstance(event, OfferRevoked):
-            self.send_soon(staff_member(event.agent_id), p.OfferRevoked(ticket=event.ticket, reason=event.reason))
-            if event.reason != "left":
-                async with self.state.sessions() as session:
-                    wo = await self.open_request(session, event.ticket)
-                    if wo is not None:
-                        await wos.mark_offer_revoked(session, wo, event.agent_id, event.reason, now)
-                        await session.commit()
-                await self.push_status(event.ticket)
-        elif isinstance(event, Connected):
-            await self.connect_call(event)
-        elif isinstance(event, PositionsChanged):  # by line: see positions.py
-            self.positions.changed(event.lines, event.joined)
-            if event.joined:
-                await absence.arm(self, [ticket for ticket, _ in event.joined], absence.CHECK)
-        elif isinstance(event, AgentStateChanged):
-            self.send_soon(staff_member(event.agent_id), p.AgentState(
-                state=event.state, active_calls=event.active_calls, capacity=event.capacity,
-                missed_offers=event.missed_offers))
-        elif isinstance(event, Abandoned):
-            async with self.state.sessions() as session:
-                wo = await session.get(WorkOrder, event.work_order_id)
-                if wo is not None:
-                    await wos.mark_abandoned(session, wo, waited_s=event.waited_s, now=now)
-                    await session.commit()
-            self.send_soon(applicant_member(event.ticket), p.QueueStatus(
-                ticket=event.ticket, work_order=event.work_order_id, state="abandoned"))
+        await queue_events.on_queue_event(self, event)
 
     def send_soon(self, member: str, message: Any) -> None:
         """A message caused by a queue event: sent with the others of its operation (flush_queued)."""
@@ -208,38 +143,9 @@ class Journey:
         return wo
 
     async def connect_call(self, event: Connected) -> None:
-        now = self.now()
-        async with self.state.sessions() as session:
-            # held: the record, the outbox and peer_names read them again (the identity map is weak)
-            rows = await step_rows(session, event.work_order_id, event.agent_id)
-            wo, agent = (rows[0], rows[4]) if rows is not None else (None, None)
-            if wo is None or agent is None:
-                log.error("connected ticket %s has no work order or agent", event.ticket)
-                return
-            await wos.mark_answered(session, wo, agent_id=agent.id, agent_unit_id=agent.unit_id,
-                                    fallback_level=event.fallback_level, now=now)
-            names = await peer_names(session, wo)
-            await session.commit()
-        if wo.transferred_from_id is not None:  # a warm transfer: the first leg ends as the second opens
-            previous = await self.hub.get_room(wo.transferred_from_id)
-            if previous is not None:
-                await self.end_call(previous, reason="transferred",
-                                    by=staff_member(int(previous.metadata["agent_id"])))
-        a_member, s_member = applicant_member(wo.applicant_id), staff_member(agent.id)
-        await self.hub.open_room(wo.id, (a_member, s_member),
-                                 {"work_order": wo.id, "line": event.line, "agent_id": agent.id,
-                                  "applicant_id": wo.applicant_id, "answered_at": now.timestamp()})
-        self.send_soon(a_member, p.QueueStatus(ticket=event.ticket, work_order=wo.id, state="connected"))
-        for m in (a_member, s_member):
-            self.send_soon(m, self.room_joined_message(wo, m, False, names))
-        if wo.transferred_from_id is not None:  # #19: a conference transfer keeps the first agent on
-            from helpdesk.journey.party import keep_transferring_agent
+        from helpdesk.journey import queue_events  # it imports this module
 
-            await self.flush_queued()  # both have their room.joined before anyone hears of a third member
-            await keep_transferring_agent(self, wo)
-        accepted_at = self._accepted_at.pop(event.ticket, None)
-        if accepted_at is not None:  # offer accepted → room open and both told
-            metrics.observe_pairing(time.perf_counter() - accepted_at)
+        await queue_events.connect_call(self, event)
 
     async def end_call(self, room: Room | str, *, reason: str, by: str | None, closed: bool = False) -> None:
         """Ends a call once, whoever asks first: stamps the work order, closes the room, then tells
@@ -372,7 +278,7 @@ class Journey:
                 await self.queue.agent_state(staff.id, "offline")
             await agent_status.disconnected(self.state.sessions, staff.id, self.now())
 
-    # ---- socket messages → actions -------------------------------------------------------------
+    # ---- socket messages → actions (client_messages.py) ----------------------------------------
     async def refuse_unavailable(self, ws: Any, member: str, exc: BaseException) -> None:
         """The socket could not be registered (Redis down): a typed error and close 1011; the
         client reconnects with backoff until Redis is back."""
@@ -382,60 +288,14 @@ class Journey:
         await ws.close(1011, "unavailable")
 
     async def handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
-        try:
-            with log_context(work_order=getattr(msg, "room", None)):
-                await self._handle_message(member, role, msg)
-        except Exception as exc:
-            if is_unavailable(exc) and not isinstance(exc, SignalingError):
-                log.warning("%s from %s refused: %s (%s)", msg.type, member, "service unavailable", type(exc).__name__)
-                text = CHAT_NOT_SENT if isinstance(msg, p.Chat) else UNAVAILABLE
-                raise SignalingError("unavailable", text, msg.type) from exc
-            raise
+        from helpdesk.journey import client_messages  # it imports this module
 
-    async def _handle_message(self, member: str, role: str, msg: p.ClientMessage) -> None:
-        if isinstance(msg, p.AgentStateSet):  # the choice is recorded first: it survives Redis
-            await agent_status.remember_state(self.state.engine, int(member[2:]), msg.state, self.now())
-            await self.queue.agent_state(int(member[2:]), msg.state)
-        elif isinstance(msg, p.OfferAccept):
-            await self.database_reachable()  # the call's record must be writable before the queue moves
-            self._accepted_at[msg.ticket] = time.perf_counter()
-            try:
-                await self.queue.accept(msg.ticket, int(member[2:]))
-            finally:
-                self._accepted_at.pop(msg.ticket, None)
-        elif isinstance(msg, p.OfferDecline):
-            await self.queue.decline(msg.ticket, int(member[2:]))
-        elif isinstance(msg, p.QueueLeave):
-            if msg.ticket != member[2:]:
-                raise SignalingError("forbidden", "you can only leave your own place in the queue")
-            await self.queue.leave(msg.ticket)
-        elif isinstance(msg, p.Chat):
-            await self.post_chat(member, msg.room, msg.text)
-        elif isinstance(msg, p.Hangup):
-            room = await self.member_room(member, msg.room)
-            if len(room.members) > 2 and not member.startswith("a:"):  # #19: staff leave a call of 3-4
-                from helpdesk.journey.party import leave_call
-
-                await leave_call(self, room, member)
-            else:
-                await self.end_call(room, reason="hangup", by=member)
-        elif isinstance(msg, p.InspectionSignal):
-            await self.member_room(member, msg.room)
-            await self.inspection_signal(member, msg)
+        await client_messages.handle_message(self, member, role, msg)
 
     async def inspection_signal(self, member: str, msg: p.InspectionSignal) -> None:
-        """The applicant's camera negotiating with the server-side inspection peer."""
-        from helpdesk_inspection.component import ws_error
-        from helpdesk_inspection.errors import InspectionError
+        from helpdesk.journey import client_messages  # it imports this module
 
-        component = self.state.components.get("inspection")
-        if component is None:
-            raise SignalingError("unavailable", "remote inspection is not running on this server")
-        try:
-            payload = msg.model_dump(mode="json", exclude_unset=True) | {"type": msg.type}
-            await component.handle_client_message(member, payload)
-        except InspectionError as exc:
-            raise SignalingError(ws_error(exc)["code"], exc.message) from exc
+        await client_messages.inspection_signal(self, member, msg)
 
     async def database_reachable(self) -> None:
         """Raises (an outage) unless PostgreSQL answers now: checked before a step that changes Redis
@@ -449,21 +309,9 @@ class Journey:
         return room
 
     async def post_chat(self, member: str, room_id: str, text: str) -> None:
-        room = await self.member_room(member, room_id)
-        now = self.now()
-        async with self.state.sessions() as session:
-            wo = await session.get(WorkOrder, room.id)
-            if wo is None:
-                raise SignalingError("not_found", "work order not found")
-            kind = "applicant" if member.startswith("a:") else "staff"
-            row = await wos.add_chat(session, wo, sender_kind=kind, sender_id=member[2:], text=text, now=now)
-            agent_side, applicant_side = await peer_names(session, wo)
-            await session.commit()
-        name = applicant_side["name"] if kind == "applicant" else agent_side["name"]
-        out = p.ChatPosted(room=room.id, id=str(row.id), from_=member, sender_name=name, text=text,
-                           at=now.isoformat())
-        for m in room.members:
-            await self.send(m, out)
+        from helpdesk.journey import client_messages  # it imports this module
+
+        await client_messages.post_chat(self, member, room_id, text)
 
     async def share_file(self, room_id: str, member: str, file: dict[str, Any]) -> None:
         room = await self.hub.get_room(room_id)

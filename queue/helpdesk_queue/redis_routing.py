@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from helpdesk_queue.redis_scripts import PRELUDE
 
-# The entry fields LINE_CHANGES returns, in this order (redis_store.decode_row reads them so)
+# The entry fields LINE_CHANGES returns, in this order (redis_codec.decode_row reads them so)
 ENTRY_FIELDS = ("ticket", "wo", "chain", "item", "dept", "prio", "at", "state", "to", "lvl", "exp", "declined",
                 "pin", "reach")
 
@@ -83,7 +83,7 @@ return '[0, []]'
 
 # ARGV[4] JSON {line: [known version, [tickets]]} → for each line whose version moved, a flat run
 # line, version, handle times (newest first), rows; rows = per asked ticket queued in the line its
-# position, then its ENTRY_FIELDS (redis_store.decode_row). Position = 1 + waiting entries ahead
+# position, then its ENTRY_FIELDS (redis_codec.decode_row). Position = 1 + waiting entries ahead
 # (ZRANK minus the offered ones ahead), 1 when offered. Plain arrays, not JSON: the client's reply
 # parser (hiredis) reads them without a JSON pass. One call per look, whatever the number of lines.
 LINE_CHANGES = PRELUDE + """

@@ -16,7 +16,7 @@ from typing import TypeVar
 from helpdesk_queue import agents as rules
 from helpdesk_queue.dispatch import Batch as _Batch
 from helpdesk_queue.dispatch import finish, repair_leaks, route, route_indexed
-from helpdesk_queue.estimate import HistorySource, build_statuses, wrapup_key
+from helpdesk_queue.estimate import HistorySource, wrapup_key
 from helpdesk_queue.events import (
     Abandoned,
     Connected,
@@ -39,10 +39,10 @@ from helpdesk_queue.models import (
     clone_agent,
 )
 from helpdesk_queue.routing import reachable_level
+from helpdesk_queue.statuses import AgentsSource, StatusReader
 from helpdesk_queue.store import QueueStore
 
 log = logging.getLogger(__name__)
-WRAPUP_SAMPLES_TTL_S = 10.0
 T = TypeVar("T")
 
 
@@ -62,16 +62,13 @@ class QueueService:
         self.store = store
         self.history = history  # each line's seed for the expected wait (helpdesk_queue.history)
         self._flush = flush  # called after each operation's events: the sink may batch its writes
-        self._wrapup_cache: dict[str, tuple[float, list[float]]] = {}
-        # line_statuses: the agents its staffing was worked out with, and that staffing by kind of entry
-        self._staffed_for: object = None
-        self._staffed: dict[tuple[object, ...], tuple[int, int, int]] = {}
         self.settings = settings or QueueSettings()
         self._now = now
         self._emit = emit
         self._lock = asyncio.Lock()
         self._last_tick: float | None = None
         self._leak_suspects: set[int] = set()
+        self.status_reader = StatusReader(self, now)  # status, statuses, line_statuses
 
     async def _run(self, op: Callable[[_Batch], Awaitable[T]], *, route: bool = True) -> T:
         """Run `op` under the lock, route, then emit; a QueueError still emits what happened."""
@@ -385,60 +382,15 @@ class QueueService:
         self._leak_suspects = set()
 
     async def status(self, ticket: str) -> QueueStatus | None:
-        """Position and expected wait of one queued ticket; None when not queued. Reads only the
-        ticket's line (a position counts within its line)."""
-        entry = await self.store.get_entry(ticket)
-        if entry is None:
-            return None
-        return (await self.statuses([ticket], lines=[entry.line])).get(ticket)
+        """Position and expected wait of one queued ticket; None when not queued (statuses.py)."""
+        return await self.status_reader.status(ticket)
 
     async def line_statuses(
-        self,
-        known: dict[str, tuple[int, list[str]]],
-        agents: Callable[[], Awaitable[list[AgentPresence]]] | None = None,
+        self, known: dict[str, tuple[int, list[str]]], agents: AgentsSource | None = None
     ) -> tuple[dict[str, int], dict[str, QueueStatus]]:
-        """For the lines whose version moved from the one given: their new versions and the
-        statuses of the given tickets, reading only those entries (and the agents, through
-        `agents` when given, e.g. a cache; only when a line moved): the cost follows the tickets
-        asked for, not the length of their lines."""
-        changes = await self.store.line_changes(known)
-        if not changes:
-            return {}, {}
-        now = self._now()
-        staff = await agents() if agents is not None else await self.store.list_agents()
-        if staff is not self._staffed_for:  # new agents: staffing is worked out afresh
-            self._staffed_for, self._staffed = staff, {}
-        out: dict[str, QueueStatus] = {}
-        for line, change in changes.items():
-            entries = [entry for entry, _ in change.found.values()]
-            ranks = {ticket: pos for ticket, (_, pos) in change.found.items()}
-            samples = {line: change.handle_times}
-            for unit_id in {e.unit_id for e in entries}:
-                samples[wrapup_key(unit_id)] = await self._wrapup_samples(unit_id, now)
-            out |= build_statuses(list(ranks), entries, staff, samples, now, self.settings, self.history,
-                                  ranks=ranks, staffed=self._staffed)
-        return {line: c.version for line, c in changes.items()}, out
-
-    async def _wrapup_samples(self, unit_id: int, now: float) -> list[float]:
-        """A unit's recent wrap-up times, read at most every WRAPUP_SAMPLES_TTL_S per process: they
-        move slowly, and line changes come every 200 ms."""
-        key = wrapup_key(unit_id)
-        cached = self._wrapup_cache.get(key)
-        if cached is None or now - cached[0] > WRAPUP_SAMPLES_TTL_S:
-            cached = self._wrapup_cache[key] = (now, list(await self.store.handle_times(key)))
-        return cached[1]
+        """The moved lines' new versions and the given tickets' statuses, reading only those entries."""
+        return await self.status_reader.line_statuses(known, agents)
 
     async def statuses(self, tickets: Iterable[str], lines: Iterable[str] | None = None) -> dict[str, QueueStatus]:
-        """Statuses of many tickets from one read (for a PositionsChanged event: pass its `lines`
-        to read only those lines instead of the whole queue)."""
-        wanted = list(tickets)
-        asked = set(wanted)
-        if lines is None:
-            entries = await self.store.list_waiting()
-        else:
-            entries = [e for line in sorted(set(lines)) for e in await self.store.list_waiting(line)]
-        agents = await self.store.list_agents()
-        asked_entries = [e for e in entries if e.ticket in asked]
-        keys = {e.line for e in asked_entries} | {wrapup_key(e.unit_id) for e in asked_entries}
-        samples = {key: await self.store.handle_times(key) for key in keys}
-        return build_statuses(wanted, entries, agents, samples, self._now(), self.settings, self.history)
+        """Statuses of many tickets from one read (only the given `lines` when given)."""
+        return await self.status_reader.statuses(tickets, lines)

@@ -25,7 +25,7 @@ DECISIONS = {
     "agent.state": "staff (ALLOWED_ROLES); changes the sender's own presence only",
     "offer.accept": "staff (ALLOWED_ROLES); only the agent the ticket is offered to (queue)",
     "offer.decline": "staff (ALLOWED_ROLES); only the agent the ticket is offered to (queue)",
-    "queue.leave": "applicants (ALLOWED_ROLES); only their own ticket (Journey._handle_message)",
+    "queue.leave": "applicants (ALLOWED_ROLES); only their own ticket (journey/client_messages.py)",
     "inspection.signal": "applicants (ALLOWED_ROLES), members of the room; the inspection must be theirs",
 }
 
