@@ -67,12 +67,6 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _listing(raw: str) -> list[dict[str, str]]:
-    """Hashes from a script's cjson (an empty Lua table encodes as {})."""
-    value = json.loads(raw)
-    return [_pairs(h) for h in value] if isinstance(value, list) else []
-
-
 def _flat(mapping: dict[str, str]) -> list[str]:
     return [x for kv in mapping.items() for x in kv]
 
