@@ -11,10 +11,11 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from helpdesk.clock import FakeClock
 from helpdesk.config import Settings
@@ -125,13 +126,22 @@ async def create_schema(url: str) -> None:
     await engine.dispose()
 
 
+@asynccontextmanager
+async def fresh_database(url: str) -> AsyncIterator[tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]:
+    """Every table created on `url`; its engine and a session factory, the engine disposed at the end."""
+    await create_schema(url)
+    engine = make_engine(url)
+    try:
+        yield engine, make_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
 async def db_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A session factory on a fresh SQLite database with every table created."""
-    await create_schema(settings.database_url)
-    engine = make_engine(settings.database_url)
-    yield make_session_factory(engine)
-    await engine.dispose()
+    async with fresh_database(settings.database_url) as (_engine, sessions):
+        yield sessions
 
 
 @pytest.fixture

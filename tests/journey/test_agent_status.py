@@ -8,10 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from helpdesk.db import make_engine, make_session_factory
 from helpdesk.journey import agent_status
 from helpdesk.journey.records import AgentStatus
-from tests.conftest import create_schema
+from tests.conftest import fresh_database
 from tests.helpdesk.factories import T0, make_staff, make_unit
 
 
@@ -21,10 +20,7 @@ def url(request: pytest.FixtureRequest) -> str:
 
 
 async def test_the_chosen_state_is_created_then_replaced_and_committed(url: str) -> None:
-    await create_schema(url)
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    try:
+    async with fresh_database(url) as (engine, sessions):
         async with sessions() as s:
             unit = await make_unit(s)
             staff = await make_staff(s, unit=unit)
@@ -36,5 +32,3 @@ async def test_the_chosen_state_is_created_then_replaced_and_committed(url: str)
         assert [(r.staff_id, r.state, r.state_at) for r in rows] == [(staff.id, "away", T0 + timedelta(seconds=5))]
         connected = await agent_status.connected(sessions, staff.id, T0 + timedelta(seconds=6), 30)
         assert connected == "away"  # the rest of the row's life goes on as before
-    finally:
-        await engine.dispose()

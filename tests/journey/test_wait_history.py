@@ -11,12 +11,11 @@ from helpdesk_queue.models import WaitingEntry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk.config import Settings
-from helpdesk.db import make_engine, make_session_factory
 from helpdesk.journey.wait_history import WaitHistory
 from helpdesk.org.models import OrgUnit, ServiceItem
 from helpdesk.workorders import service as wos
 from helpdesk.workorders.models import WorkOrderStatus
-from tests.conftest import create_schema
+from tests.conftest import fresh_database
 from tests.helpdesk.factories import T0, make_department, make_item, make_unit, make_work_order
 
 pytestmark = pytest.mark.postgres
@@ -33,10 +32,7 @@ async def answered(session: AsyncSession, unit: OrgUnit, item: ServiceItem, queu
 
 
 async def test_history_is_the_same_hour_of_earlier_weeks_with_wrapup(pg_url: str) -> None:
-    await create_schema(pg_url)
-    engine = make_engine(pg_url)
-    sessions = make_session_factory(engine)
-    try:
+    async with fresh_database(pg_url) as (_engine, sessions):
         async with sessions() as s:
             county = await make_unit(s)
             dept = await make_department(s)
@@ -72,5 +68,3 @@ async def test_history_is_the_same_hour_of_earlier_weeks_with_wrapup(pg_url: str
         refreshed = history.table
         await history.refresh(NOW + timedelta(minutes=20))  # same hour: not re-read
         assert history.table is refreshed
-    finally:
-        await engine.dispose()

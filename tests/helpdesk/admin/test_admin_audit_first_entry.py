@@ -6,16 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from helpdesk.admin import audit
-from helpdesk.db import make_engine, make_session_factory
-from tests.conftest import create_schema
+from tests.conftest import fresh_database
 from tests.helpdesk.factories import T0
 
 
 async def test_two_first_writers_make_entries_one_and_two(pg_url: str) -> None:
-    await create_schema(pg_url)
-    engine = make_engine(pg_url)
-    sessions = make_session_factory(engine)
-    try:
+    async with fresh_database(pg_url) as (_engine, sessions):
         async with sessions() as first, sessions() as second:
             await audit.record(first, kind="login", actor="staff:1:a", at=T0)  # creates the head, uncommitted
             late = asyncio.create_task(audit.record(second, kind="login", actor="staff:2:b", at=T0))
@@ -28,15 +24,10 @@ async def test_two_first_writers_make_entries_one_and_two(pg_url: str) -> None:
         async with sessions() as s:
             result = await audit.verify(s)
         assert (result.entries, result.broken) == (2, [])
-    finally:
-        await engine.dispose()
 
 
 async def test_the_first_entry_on_sqlite(sqlite_url: str) -> None:
-    await create_schema(sqlite_url)
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    try:
+    async with fresh_database(sqlite_url) as (_engine, sessions):
         for actor in ("staff:1:a", "staff:2:b"):
             async with sessions() as s:
                 await audit.record(s, kind="login", actor=actor, at=T0)
@@ -44,5 +35,3 @@ async def test_the_first_entry_on_sqlite(sqlite_url: str) -> None:
         async with sessions() as s:
             result = await audit.verify(s)
         assert (result.entries, result.broken) == (2, [])
-    finally:
-        await engine.dispose()
